@@ -26,7 +26,7 @@ Two implementations of the reinforced unit share the same parameters:
 * ``impl="fast"`` (default) uses that GAP is linear and the four layers are
   affine, so GAP(W·U + b) = W·GAP(U) + b: MRST-P works on pooled vectors only;
   MRST-T (and, mirrored, MRST-S) computes S~ at full resolution only for
-  GAP(δ(S~)), in one fused 1×1×1 product over [S; T] that is never kept.
+  GAP(δ(S~)); the product is not kept, backward keeps only its sign (1 byte).
 
 Both give the same outputs and gradients up to float rounding (tests check it).
 """
@@ -84,14 +84,47 @@ def _affine(layer: nn.Conv3d, v: Tensor) -> Tensor:
 
 
 def _gap_relu_mix(s: Tensor, t: Tensor, ws: nn.Conv3d, wt: nn.Conv3d) -> Tensor:
-    """GAP(δ(ws·S + wt·T)) with one full-resolution product over [S; T].
+    """GAP(δ(ws·S + wt·T)) where the full-resolution sum only feeds the pooling.
 
-    The product is consumed by ReLU in place and pooled; only ReLU's output is
-    kept (autograd needs its sign), not the two separate products nor their sum.
+    In float32/float64 a custom autograd function keeps a 1-byte sign mask for
+    backward instead of the float product; under autocast, plain autograd ops.
     """
-    weight = torch.cat([ws.weight, wt.weight], dim=1)
-    mixed = F.conv3d(torch.cat([s, t], dim=1), weight, ws.bias + wt.bias)
-    return gap(F.relu_(mixed))
+    if torch.is_autocast_enabled(s.device.type):
+        return gap(F.relu_(F.conv3d(s, ws.weight, ws.bias) + F.conv3d(t, wt.weight, wt.bias)))
+    return _GapReluMix.apply(s, t, ws.weight, wt.weight, ws.bias + wt.bias)
+
+
+class _GapReluMix(torch.autograd.Function):
+    """z = GAP(ReLU(Wa·a + Wb·b + bias)) for 1×1×1 weights, saving only a bool mask."""
+
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor, wa: Tensor, wb: Tensor, bias: Tensor) -> Tensor:
+        mixed = F.conv3d(a, wa, bias)
+        mixed += F.conv3d(b, wb)
+        mask = mixed > 0
+        ctx.save_for_backward(a, b, wa, wb, mask)
+        return gap(mixed.relu_())
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        a, b, wa, wb, mask = ctx.saved_tensors
+        positions = mask[0, 0].numel()
+        g = mask * (grad / positions)[..., None, None, None]  # d z / d mixed
+        ga, gwa, gb, gwb = None, None, None, None
+        need = ctx.needs_input_grad
+        if need[0] or need[2]:
+            ga, gwa, _ = _conv1x1_backward(g, a, wa, need[0], need[2])
+        if need[1] or need[3]:
+            gb, gwb, _ = _conv1x1_backward(g, b, wb, need[1], need[3])
+        gbias = g.sum(dim=(0, 2, 3, 4)) if need[4] else None
+        return ga, gb, gwa, gwb, gbias
+
+
+def _conv1x1_backward(grad: Tensor, x: Tensor, w: Tensor, need_x: bool, need_w: bool):
+    return torch.ops.aten.convolution_backward(
+        grad, x, w, None, [1, 1, 1], [0, 0, 0], [1, 1, 1], False, [0, 0, 0], 1,
+        [need_x, need_w, False],
+    )  # fmt: skip
 
 
 class STFGate(nn.Module):
