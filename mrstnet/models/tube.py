@@ -89,7 +89,7 @@ def _gap_relu_mix(s: Tensor, t: Tensor, ws: nn.Conv3d, wt: nn.Conv3d) -> Tensor:
     In float32/float64 a custom autograd function keeps a 1-byte sign mask for
     backward instead of the float product; under autocast, plain autograd ops.
     """
-    if torch.is_autocast_enabled(s.device.type):
+    if s.device.type != "meta" and torch.is_autocast_enabled(s.device.type):
         return gap(F.relu_(F.conv3d(s, ws.weight, ws.bias) + F.conv3d(t, wt.weight, wt.bias)))
     return _GapReluMix.apply(s, t, ws.weight, wt.weight, ws.bias + wt.bias)
 
