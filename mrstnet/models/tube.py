@@ -89,9 +89,20 @@ def _gap_relu_mix(s: Tensor, t: Tensor, ws: nn.Conv3d, wt: nn.Conv3d) -> Tensor:
     In float32/float64 a custom autograd function keeps a 1-byte sign mask for
     backward instead of the float product; under autocast, plain autograd ops.
     """
-    if s.device.type != "meta" and torch.is_autocast_enabled(s.device.type):
+    if _autocast_enabled(s.device):
         return gap(F.relu_(F.conv3d(s, ws.weight, ws.bias) + F.conv3d(t, wt.weight, wt.bias)))
     return _GapReluMix.apply(s, t, ws.weight, wt.weight, ws.bias + wt.bias)
+
+
+def _autocast_enabled(device: torch.device) -> bool:
+    if device.type not in ("cpu", "cuda", "xpu", "mps"):
+        return False  # e.g. the meta device of the FLOP counter
+    try:
+        return torch.is_autocast_enabled(device.type)
+    except TypeError:  # torch < 2.4
+        if device.type == "cpu":
+            return torch.is_autocast_cpu_enabled()
+        return torch.is_autocast_enabled()
 
 
 class _GapReluMix(torch.autograd.Function):
