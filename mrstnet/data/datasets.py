@@ -29,8 +29,11 @@ from mrstnet.data.video import VideoDecodeError, VideoInfo, VideoReader
 log = logging.getLogger("mrstnet.data")
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".webm", ".mkv", ".mov", ".mpg", ".mpeg", ".m4v", ".flv")
-ANNOTATION_DIRS = {"ucf101": "ucfTrainTestlist", "hmdb51": "testTrainMulti_7030_splits",
-                   "kinetics": "annotations"}
+ANNOTATION_DIRS = {
+    "ucf101": "ucfTrainTestlist",
+    "hmdb51": "testTrainMulti_7030_splits",
+    "kinetics": "annotations",
+}
 
 
 class SplitFileError(ValueError):
@@ -108,8 +111,13 @@ def _split_existing(root: Path, videos: list[VideoRecord]) -> Index:
     return found, [], missing
 
 
-def read_ucf101(root: Path | str, *, subset: str = "train", split: int = 1,
-                annotations: Path | str | None = None) -> Index:
+def read_ucf101(
+    root: Path | str,
+    *,
+    subset: str = "train",
+    split: int = 1,
+    annotations: Path | str | None = None,
+) -> Index:
     """UCF-101: classInd.txt ("1 ApplyEyeMakeup"), trainlist0N.txt ("Class/v.avi 1"),
     testlist0N.txt ("Class/v.avi", label from the folder)."""
     root = Path(root)
@@ -135,10 +143,14 @@ def read_ucf101(root: Path | str, *, subset: str = "train", split: int = 1,
         rel = parts[0]
         folder = rel.split("/")[0].lower()
         if "/" not in rel or folder not in by_name:
-            raise SplitFileError(lst, n, "expected 'Class/video.avi' with a class of classInd.txt", line)
+            raise SplitFileError(
+                lst, n, "expected 'Class/video.avi' with a class of classInd.txt", line
+            )
         if subset == "train":
             if len(parts) != 2 or not parts[1].isdigit() or not 1 <= int(parts[1]) <= len(classes):
-                raise SplitFileError(lst, n, f"expected 'Class/video.avi <1..{len(classes)}>'", line)
+                raise SplitFileError(
+                    lst, n, f"expected 'Class/video.avi <1..{len(classes)}>'", line
+                )
             label = int(parts[1]) - 1
         else:
             if len(parts) > 2:
@@ -149,8 +161,13 @@ def read_ucf101(root: Path | str, *, subset: str = "train", split: int = 1,
     return found, classes, missing
 
 
-def read_hmdb51(root: Path | str, *, subset: str = "train", split: int = 1,
-                annotations: Path | str | None = None) -> Index:
+def read_hmdb51(
+    root: Path | str,
+    *,
+    subset: str = "train",
+    split: int = 1,
+    annotations: Path | str | None = None,
+) -> Index:
     """HMDB51: <class>_test_split{N}.txt with lines "<name>.avi <0|1|2>" (1 train, 2 test,
     0 unused); classes sorted by name."""
     root = Path(root)
@@ -175,8 +192,13 @@ def read_hmdb51(root: Path | str, *, subset: str = "train", split: int = 1,
     return found, classes, missing
 
 
-def read_kinetics(root: Path | str, *, subset: str = "train", split: int = 1,
-                  annotations: Path | str | None = None) -> Index:
+def read_kinetics(
+    root: Path | str,
+    *,
+    subset: str = "train",
+    split: int = 1,
+    annotations: Path | str | None = None,
+) -> Index:
     """Kinetics-400: annotations/<subset>.csv (label,youtube_id,time_start,time_end,split);
     videos at <root>/<subset>/<label>/<youtube_id>_<start:06d>_<end:06d>.<ext>. Label
     folders may use '_' for spaces and any video extension. Missing videos are returned, not
@@ -225,10 +247,14 @@ def read_kinetics(root: Path | str, *, subset: str = "train", split: int = 1,
             raise SplitFileError(table, n, "time_start/time_end must be numbers") from exc
         label_name = r["label"]
         if label_name and label_name not in by_name:
-            raise SplitFileError(table, n, f"label {label_name!r} is not a class of {labelled.name}")
+            raise SplitFileError(
+                table, n, f"label {label_name!r} is not a class of {labelled.name}"
+            )
         label = by_name.get(label_name, -1)
         base = root / subset
-        folders = [base / label_name, base / label_name.replace(" ", "_"), base] if label_name else [base]
+        folders = (
+            [base / label_name, base / label_name.replace(" ", "_"), base] if label_name else [base]
+        )
         path = next((p for f in folders if (p := locate(f, stem)) is not None), None)
         if path is None:
             missing.append(folders[0] / f"{stem}.mp4")
@@ -237,8 +263,13 @@ def read_kinetics(root: Path | str, *, subset: str = "train", split: int = 1,
     return videos, classes, missing
 
 
-def read_list(root: Path | str, *, subset: str = "train", split: int = 1,
-              annotations: Path | str | None = None) -> Index:
+def read_list(
+    root: Path | str,
+    *,
+    subset: str = "train",
+    split: int = 1,
+    annotations: Path | str | None = None,
+) -> Index:
     """mmaction2-style list file: "relative/path.ext <label>" per line, paths relative to root.
 
     `annotations` is the list file itself, or a folder holding `<subset>list0<split>.txt`,
@@ -250,10 +281,17 @@ def read_list(root: Path | str, *, subset: str = "train", split: int = 1,
         annotations = root
     ann = Path(annotations)
     if ann.is_dir():
-        names = [f"{subset}list0{split}.txt", f"{subset}list.txt", f"{subset}.txt", f"{subset}_list.txt"]
+        names = [
+            f"{subset}list0{split}.txt",
+            f"{subset}list.txt",
+            f"{subset}.txt",
+            f"{subset}_list.txt",
+        ]
         found = [ann / n for n in names if (ann / n).is_file()]
         if not found:
-            raise FileNotFoundError(f"no list file for {subset!r} in {ann} (tried {', '.join(names)})")
+            raise FileNotFoundError(
+                f"no list file for {subset!r} in {ann} (tried {', '.join(names)})"
+            )
         ann = found[0]
     videos = []
     for n, line in _lines(ann):
@@ -273,8 +311,13 @@ def read_list(root: Path | str, *, subset: str = "train", split: int = 1,
     return found, classes, missing
 
 
-def read_folder(root: Path | str, *, subset: str = "train", split: int = 1,
-                annotations: Path | str | None = None) -> Index:
+def read_folder(
+    root: Path | str,
+    *,
+    subset: str = "train",
+    split: int = 1,
+    annotations: Path | str | None = None,
+) -> Index:
     """Any folder of class folders (<root>/<class>/*.<video ext>): every video, classes sorted.
     `subset` and `split` are ignored (there is no split information)."""
     root = Path(root)
@@ -294,8 +337,11 @@ def read_folder(root: Path | str, *, subset: str = "train", split: int = 1,
 
 
 READERS: dict[str, Callable[..., Index]] = {
-    "ucf101": read_ucf101, "hmdb51": read_hmdb51, "kinetics": read_kinetics,
-    "list": read_list, "folder": read_folder,
+    "ucf101": read_ucf101,
+    "hmdb51": read_hmdb51,
+    "kinetics": read_kinetics,
+    "list": read_list,
+    "folder": read_folder,
 }
 
 
@@ -314,11 +360,23 @@ class VideoClipDataset(Dataset):
     With `skip_bad=False` the `VideoDecodeError` propagates.
     """
 
-    def __init__(self, videos: list[VideoRecord], classes: list[str], *, train: bool,
-                 frames: int = 16, frame_step: int = 1, num_clips: int = 20, crops: int = 1,
-                 short_side: int = 128, crop_size: int = 112, flip: bool = False,
-                 skip_bad: bool = True, max_consecutive_failures: int = 10,
-                 missing: list[Path] | None = None):
+    def __init__(
+        self,
+        videos: list[VideoRecord],
+        classes: list[str],
+        *,
+        train: bool,
+        frames: int = 16,
+        frame_step: int = 1,
+        num_clips: int = 20,
+        crops: int = 1,
+        short_side: int = 128,
+        crop_size: int = 112,
+        flip: bool = False,
+        skip_bad: bool = True,
+        max_consecutive_failures: int = 10,
+        missing: list[Path] | None = None,
+    ):
         self.videos = list(videos)
         self.classes = list(classes)
         self.missing = list(missing or [])
@@ -328,8 +386,11 @@ class VideoClipDataset(Dataset):
         self.crops = 1 if train else crops
         self.skip_bad = skip_bad
         self.max_consecutive_failures = max_consecutive_failures
-        self.transform = (TrainTransform(short_side, crop_size, flip) if train
-                          else EvalTransform(short_side, crop_size, crops))
+        self.transform = (
+            TrainTransform(short_side, crop_size, flip)
+            if train
+            else EvalTransform(short_side, crop_size, crops)
+        )
         self.bad: dict[str, str] = {}  # path -> error, in this process
         self._info: dict[str, VideoInfo] = {}
 
@@ -338,8 +399,10 @@ class VideoClipDataset(Dataset):
 
     def __repr__(self) -> str:
         mode = "train" if self.train else f"test, {self.num_clips} clips x {self.crops} crops"
-        return (f"VideoClipDataset({len(self.videos)} videos, {len(self.classes)} classes, {mode}, "
-                f"{self.frames} frames step {self.frame_step}, {self.transform})")
+        return (
+            f"VideoClipDataset({len(self.videos)} videos, {len(self.classes)} classes, {mode}, "
+            f"{self.frames} frames step {self.frame_step}, {self.transform})"
+        )
 
     def _load(self, video_index: int, clip_index: int, crop_index: int) -> dict:
         record = self.videos[video_index]
@@ -349,13 +412,18 @@ class VideoClipDataset(Dataset):
             if self.train:
                 clip = random_clip(info.num_frames, self.frames, self.frame_step)
             else:
-                clip = uniform_clip(info.num_frames, self.frames, self.frame_step,
-                                    self.num_clips, clip_index)
+                clip = uniform_clip(
+                    info.num_frames, self.frames, self.frame_step, self.num_clips, clip_index
+                )
             frames = reader.read(clip.indices)
         video = to_tensor(frames)
         video = self.transform(video) if self.train else self.transform(video, crop_index)
-        return {"video": video, "label": record.label, "video_index": video_index,
-                "clip_index": clip_index * self.crops + crop_index}
+        return {
+            "video": video,
+            "label": record.label,
+            "video_index": video_index,
+            "clip_index": clip_index * self.crops + crop_index,
+        }
 
     def _note_bad(self, error: VideoDecodeError) -> None:
         if error.path not in self.bad:
@@ -389,7 +457,8 @@ class VideoClipDataset(Dataset):
                     raise TooManyBadVideosError(
                         f"{failures} unreadable videos in a row (last: {e}); "
                         f"{len(self.bad)} bad videos seen so far in this process. "
-                        "Run `mrstnet data check` on the dataset.") from None
+                        "Run `mrstnet data check` on the dataset."
+                    ) from None
                 video_index = int(torch.randint(len(self.videos), (1,)))
 
 
@@ -406,30 +475,71 @@ def collate(batch: list[dict | None]) -> dict | None:
     }
 
 
-def build_dataset(name: str, root: Path | str, *, subset: str, split: int = 1,
-                  annotations: Path | str | None = None, train: bool, frames: int = 16,
-                  frame_step: int = 1, num_clips: int = 20, crops: int = 1,
-                  short_side: int = 128, crop_size: int = 112, flip: bool = False,
-                  skip_bad: bool = True) -> VideoClipDataset:
+def build_dataset(
+    name: str,
+    root: Path | str,
+    *,
+    subset: str,
+    split: int = 1,
+    annotations: Path | str | None = None,
+    train: bool,
+    frames: int = 16,
+    frame_step: int = 1,
+    num_clips: int = 20,
+    crops: int = 1,
+    short_side: int = 128,
+    crop_size: int = 112,
+    flip: bool = False,
+    skip_bad: bool = True,
+) -> VideoClipDataset:
     """Index a dataset (annotation files and directory listings only; no decoding) and wrap
     it in a `VideoClipDataset`. Missing videos are left out, kept in `dataset.missing` and
     reported once in the log."""
     if name not in READERS:
         raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(READERS)}")
-    videos, classes, missing = READERS[name](root, subset=subset, split=split, annotations=annotations)
+    videos, classes, missing = READERS[name](
+        root, subset=subset, split=split, annotations=annotations
+    )
     if missing:
-        log.warning("%s %s: %d of %d listed videos are missing (first: %s)", name, subset,
-                    len(missing), len(missing) + len(videos), missing[0])
+        log.warning(
+            "%s %s: %d of %d listed videos are missing (first: %s)",
+            name,
+            subset,
+            len(missing),
+            len(missing) + len(videos),
+            missing[0],
+        )
     if not videos:
-        raise FileNotFoundError(f"{name} {subset} split {split}: no videos found under {root}"
-                                + (f" ({len(missing)} listed but missing)" if missing else ""))
-    return VideoClipDataset(videos, classes, train=train, frames=frames, frame_step=frame_step,
-                            num_clips=num_clips, crops=crops, short_side=short_side,
-                            crop_size=crop_size, flip=flip, skip_bad=skip_bad, missing=missing)
+        raise FileNotFoundError(
+            f"{name} {subset} split {split}: no videos found under {root}"
+            + (f" ({len(missing)} listed but missing)" if missing else "")
+        )
+    return VideoClipDataset(
+        videos,
+        classes,
+        train=train,
+        frames=frames,
+        frame_step=frame_step,
+        num_clips=num_clips,
+        crops=crops,
+        short_side=short_side,
+        crop_size=crop_size,
+        flip=flip,
+        skip_bad=skip_bad,
+        missing=missing,
+    )
 
 
-def load_clips(path: Path | str, *, frames: int = 16, frame_step: int = 1, num_clips: int = 20,
-               short_side: int = 128, crop_size: int = 112, crops: int = 1) -> torch.Tensor:
+def load_clips(
+    path: Path | str,
+    *,
+    frames: int = 16,
+    frame_step: int = 1,
+    num_clips: int = 20,
+    short_side: int = 128,
+    crop_size: int = 112,
+    crops: int = 1,
+) -> torch.Tensor:
     """The test-time clips of one file: uint8 (num_clips * crops, 3, L, H, W), decoded in one
     pass over the file. Raises VideoDecodeError."""
     from mrstnet.data.sampling import uniform_clips

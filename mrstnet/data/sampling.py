@@ -31,8 +31,9 @@ def clip_indices(num_frames: int, start: int, frames: int, frame_step: int = 1) 
     return (start + np.arange(frames, dtype=np.int64) * frame_step) % num_frames
 
 
-def random_clip(num_frames: int, frames: int, frame_step: int = 1,
-                generator: torch.Generator | None = None) -> ClipInfo:
+def random_clip(
+    num_frames: int, frames: int, frame_step: int = 1, generator: torch.Generator | None = None
+) -> ClipInfo:
     """A clip starting at a uniformly random frame (uses torch's RNG, so DataLoader workers
     get different, reproducible streams)."""
     last_start = max(0, num_frames - clip_span(frames, frame_step))
@@ -40,18 +41,22 @@ def random_clip(num_frames: int, frames: int, frame_step: int = 1,
     return ClipInfo(0, clip_indices(num_frames, start, frames, frame_step))
 
 
-def uniform_clips(num_frames: int, frames: int, frame_step: int = 1,
-                  num_clips: int = 20) -> list[ClipInfo]:
+def uniform_clips(
+    num_frames: int, frames: int, frame_step: int = 1, num_clips: int = 20
+) -> list[ClipInfo]:
     """`num_clips` clips with starts evenly spaced from the first to the last possible start."""
     if num_clips <= 0:
         raise ValueError(f"num_clips must be positive, got {num_clips}")
     last_start = max(0, num_frames - clip_span(frames, frame_step))
     starts = np.linspace(0, last_start, num_clips).round().astype(np.int64)
-    return [ClipInfo(k, clip_indices(num_frames, int(s), frames, frame_step))
-            for k, s in enumerate(starts)]
+    return [
+        ClipInfo(k, clip_indices(num_frames, int(s), frames, frame_step))
+        for k, s in enumerate(starts)
+    ]
 
 
-def uniform_clip(num_frames: int, frames: int, frame_step: int, num_clips: int,
-                 clip_index: int) -> ClipInfo:
+def uniform_clip(
+    num_frames: int, frames: int, frame_step: int, num_clips: int, clip_index: int
+) -> ClipInfo:
     """Clip `clip_index` of `uniform_clips(...)`, without building the others."""
     return uniform_clips(num_frames, frames, frame_step, num_clips)[clip_index]

@@ -106,8 +106,12 @@ def render(kind: int, rng: np.random.Generator, frames: int, size: int) -> np.nd
         norm = np.hypot(dy, dx)
         travel = speed * (frames - 1) / norm
         # Start anywhere the whole path stays inside the frame.
-        sy = rng.uniform(margin + (travel if dy < 0 else 0), size - margin - (travel if dy > 0 else 0))
-        sx = rng.uniform(margin + (travel if dx < 0 else 0), size - margin - (travel if dx > 0 else 0))
+        sy = rng.uniform(
+            margin + (travel if dy < 0 else 0), size - margin - (travel if dy > 0 else 0)
+        )
+        sx = rng.uniform(
+            margin + (travel if dx < 0 else 0), size - margin - (travel if dx > 0 else 0)
+        )
         cy = sy + dy * speed / norm * t
         cx = sx + dx * speed / norm * t
     elif name == "RotateClockwise":
@@ -148,14 +152,24 @@ def render(kind: int, rng: np.random.Generator, frames: int, size: int) -> np.nd
     colour = rng.random(3, dtype=np.float32)
     # Keep the actor visible: push its colour away from the background's mean.
     mean = bg.mean(axis=(0, 1))
-    colour = np.where(np.abs(colour - mean) < 0.35, np.where(mean > 0.5, colour * 0.3, 0.7 + colour * 0.3), colour)
+    colour = np.where(
+        np.abs(colour - mean) < 0.35, np.where(mean > 0.5, colour * 0.3, 0.7 + colour * 0.3), colour
+    )
     a = (mask * alpha)[..., None]
     video = video * (1 - a) + colour * a
     return (np.clip(video, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def write_video(path: Path | str, video: np.ndarray, *, fps: int = FPS, codec: str = "mpeg4",
-                gop: int = 12, quality: int = 3, pix_fmt: str = "yuv420p") -> None:
+def write_video(
+    path: Path | str,
+    video: np.ndarray,
+    *,
+    fps: int = FPS,
+    codec: str = "mpeg4",
+    gop: int = 12,
+    quality: int = 3,
+    pix_fmt: str = "yuv420p",
+) -> None:
     """Encode uint8 (T, H, W, 3) frames. `quality` is the mpeg4 qmax (1 best, 31 worst)."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
@@ -176,8 +190,15 @@ def _crlf(path: Path, lines: list[str]) -> None:
     path.write_bytes("".join(line + "\r\n" for line in lines).encode())
 
 
-def write_synthetic(out: Path | str, *, classes: int = 10, videos_per_class: int = 30,
-                    frames: int = 32, size: int = 64, seed: int = 0) -> Path:
+def write_synthetic(
+    out: Path | str,
+    *,
+    classes: int = 10,
+    videos_per_class: int = 30,
+    frames: int = 32,
+    size: int = 64,
+    seed: int = 0,
+) -> Path:
     """Write the synthetic motion set to `out` (created) and return `out`.
 
     Deterministic in `seed`; about a second or two per hundred 32x64x64 videos on one core.

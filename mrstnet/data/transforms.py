@@ -48,7 +48,9 @@ def _check(video: torch.Tensor, size: int) -> tuple[int, int]:
     return h, w
 
 
-def random_crop(video: torch.Tensor, size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def random_crop(
+    video: torch.Tensor, size: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
     h, w = _check(video, size)
     top = int(torch.randint(h - size + 1, (1,), generator=generator))
     left = int(torch.randint(w - size + 1, (1,), generator=generator))

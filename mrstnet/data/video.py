@@ -104,7 +104,9 @@ class VideoReader:
                 expected = self.container.duration / 1e6 * fps
             else:
                 expected = None
-            plausible = count > 0 and (expected is None or abs(count - expected) <= max(2, 0.05 * expected))
+            plausible = count > 0 and (
+                expected is None or abs(count - expected) <= max(2, 0.05 * expected)
+            )
             if not plausible:
                 count = self._count_packets()
             if count <= 0:
