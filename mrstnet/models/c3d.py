@@ -1,0 +1,125 @@
+"""The Table 2 ablation backbone (SPEC §2): C3D with each conv layer replaced by a unit.
+
+C3D (Tran et al. 2015): 8 conv layers, 5 max-pools, fc6 4096, fc7 4096, classifier.
+With ``unit="c3d"`` every layer is the original 3×3×3 conv (plus BN, SPEC §4); with
+any other unit each layer is a :class:`~mrstnet.models.tube.Tube` with bottleneck
+width C_out / 4 (conv1a, on RGB, is a stem-like tube without reduce/restore).
+Pools use ``ceil_mode`` as Caffe did, so 16×112×112 ends at 512×1×4×4 = 8192 features;
+an adaptive pool to 1×4×4 (the identity there) lets other input sizes keep fc6's shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .registry import register_model
+from .tube import Tube, init_weights
+
+
+@dataclass
+class C3DConfig:
+    arch: str = "c3d"  # network family, used by model_from_config
+    unit: str = "c3d"  # c3d | std | std_stf | mrst_p | mrst_s | mrst_t
+    num_classes: int = 487  # Sports-1M, as the original C3D (79.0M parameters)
+    width_mult: float = 1.0  # scales every conv width (tests and small runs)
+    fc_dim: int = 4096  # fc6 / fc7 width
+    bottleneck_ratio: int = 4  # C = C_out / ratio inside each tube (not used by "c3d")
+    dropout: float = 0.5  # before fc7 and the classifier
+    impl: str = "fast"  # reinforced-unit implementation: fast | reference
+    frames: int = 16  # default clip length
+    size: int = 112  # default crop size
+
+
+# (out_channels, pool after this layer as (kT, kH) or None): conv1a ... conv5b
+_LAYERS = [
+    (64, (1, 2)),
+    (128, (2, 2)),
+    (256, None),
+    (256, (2, 2)),
+    (512, None),
+    (512, (2, 2)),
+    (512, None),
+    (512, (2, 2)),
+]
+
+
+class C3D(nn.Module):
+    def __init__(self, config: C3DConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.num_classes = config.num_classes
+        self.default_input = (config.frames, config.size)
+        layers: list[nn.Module] = []
+        in_ch = 3
+        for i, (out, pool) in enumerate(_LAYERS):
+            out = max(8, round(out * config.width_mult))
+            first = i == 0
+            width = out if first else max(4, out // config.bottleneck_ratio)
+            tube = Tube(in_ch, out, width, unit=config.unit, bottleneck=not first, impl=config.impl)
+            layers += [tube, nn.ReLU(inplace=True)]
+            if pool is not None:
+                kt, ks = pool
+                layers.append(nn.MaxPool3d((kt, ks, ks), (kt, ks, ks), ceil_mode=True))
+            in_ch = out
+        self.features = nn.Sequential(*layers)
+        self.num_features = in_ch
+        self.pool = nn.AdaptiveAvgPool3d((1, 4, 4))
+        self.fc6 = nn.Linear(in_ch * 16, config.fc_dim)
+        self.fc7 = nn.Linear(config.fc_dim, config.fc_dim)
+        self.dropout = nn.Dropout(config.dropout)
+        self.fc = nn.Linear(config.fc_dim, config.num_classes)
+        init_weights(self)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: Tensor) -> Tensor:
+        x = self.pool(x).flatten(1)
+        x = self.dropout(torch.relu(self.fc6(x)))
+        x = self.dropout(torch.relu(self.fc7(x)))
+        return self.fc(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        self.fc = nn.Linear(self.config.fc_dim, num_classes)
+        self.num_classes = self.config.num_classes = num_classes
+
+
+def _c3d(unit: str, **kwargs) -> C3D:
+    return C3D(C3DConfig(unit=unit, **kwargs))
+
+
+@register_model
+def c3d(**kwargs) -> C3D:
+    """The original C3D (with BN): the Table 2 baseline."""
+    return _c3d("c3d", **kwargs)
+
+
+@register_model
+def c3d_std(**kwargs) -> C3D:
+    return _c3d("std", **kwargs)
+
+
+@register_model
+def c3d_std_stf(**kwargs) -> C3D:
+    return _c3d("std_stf", **kwargs)
+
+
+@register_model
+def c3d_mrst_p(**kwargs) -> C3D:
+    return _c3d("mrst_p", **kwargs)
+
+
+@register_model
+def c3d_mrst_s(**kwargs) -> C3D:
+    return _c3d("mrst_s", **kwargs)
+
+
+@register_model
+def c3d_mrst_t(**kwargs) -> C3D:
+    return _c3d("mrst_t", **kwargs)

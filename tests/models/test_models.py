@@ -1,0 +1,87 @@
+import json
+
+import pytest
+import torch
+
+import mrstnet
+from mrstnet.models import model_config, model_from_config, set_impl
+
+TINY = {
+    "c3d": dict(width_mult=0.125, fc_dim=32),
+    "mrst_net": dict(width_mult=0.125, depths=(1, 1, 1, 1, 1), lstm_hidden=16),
+}
+
+
+def tiny(name, **kw):
+    arch = "c3d" if name.startswith("c3d") else "mrst_net"
+    return mrstnet.create_model(name, num_classes=5, **{**TINY[arch], **kw})
+
+
+def clip(model, n=2):
+    frames = 16 if model.config.arch == "c3d" else 4
+    return torch.randn(n, 3, frames, 32, 32)
+
+
+@pytest.mark.parametrize("name", mrstnet.list_models())
+def test_forward_backward(name):
+    torch.manual_seed(0)
+    model = tiny(name).train()
+    out = model(clip(model))
+    assert out.shape == (2, 5)
+    assert torch.isfinite(out).all()
+    out.logsumexp(1).sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.any()]
+    assert not missing, f"no gradient for {missing}"
+
+
+@pytest.mark.parametrize("name", ["c3d_mrst_t", "mrst_t_net", "mrst_p_net"])
+def test_config_round_trip_and_impl_swap(name):
+    model = tiny(name).eval()
+    cfg = model_config(model)
+    cfg = json.loads(json.dumps(cfg))  # what a checkpoint stores
+    assert cfg["arch"] == model.config.arch
+    other = set_impl(model_from_config({**cfg, "impl": "reference"}), "reference").eval()
+    other.load_state_dict(model.state_dict())  # same keys for both impls
+    x = clip(model)
+    torch.testing.assert_close(other(x), model(x), rtol=1e-4, atol=1e-5)
+
+
+def test_timm_interface():
+    model = tiny("mrst_t_net", head="avg").eval()
+    x = clip(model)
+    feats = model.forward_features(x)
+    assert feats.dim() == 5 and feats.shape[2] == x.shape[2]  # time is never pooled
+    torch.testing.assert_close(model.forward_head(feats), model(x))
+    model.reset_classifier(7)
+    assert model(x).shape == (2, 7) and model.num_classes == 7 == model.config.num_classes
+    assert model.default_input == (16, 224)
+
+
+def test_other_input_sizes():
+    model = tiny("c3d_std").eval()
+    assert model(torch.randn(1, 3, 8, 48, 40)).shape == (1, 5)
+    model = tiny("mrst_s_net").eval()
+    assert model(torch.randn(1, 3, 3, 40, 24)).shape == (1, 5)
+
+
+def test_paper_configs_and_parameter_counts():
+    with torch.device("meta"):
+        net = mrstnet.create_model("mrst_t_net")
+        c3d = mrstnet.create_model("c3d")
+    cfg = net.config
+    assert (cfg.widths, cfg.out_channels, cfg.depths) == (
+        (64, 64, 128, 256, 256),
+        (128, 256, 512, 512, 512),
+        (3, 4, 12, 11, 3),
+    )
+    assert (cfg.head, cfg.lstm_hidden, cfg.num_classes) == ("lstm", 1024, 400)
+    assert net.head.lstm.input_size == 2048
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(net) == 36_949_520  # paper: 31.7M, see README "Models"
+    assert count(c3d) == 79_993_767  # paper: 79.0M (C3D, 487 classes) / "321M" bytes
+    assert c3d.default_input == (16, 112)
+
+
+def test_unknown_model():
+    with pytest.raises(ValueError, match="unknown model"):
+        mrstnet.create_model("resnet50")
