@@ -39,6 +39,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     clip_grad: float = 0.0  # max gradient norm, 0 = off
     epochs: int = 10
+    max_steps: int = 0  # stop (and end the lr schedule) after this many steps, 0 = no cap
     batch_size: int = 16  # global: split evenly over the processes under torchrun
     # runtime
     num_workers: int = 4  # data-loading processes per training process

@@ -46,6 +46,13 @@ def setup(device: str | None = None) -> Dist:
     return Dist(rank, world, local, dev)
 
 
+def rank() -> int:
+    """This process's rank (0 outside torchrun), readable before the group exists."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    return int(os.environ.get("RANK", "0"))
+
+
 def cleanup() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()

@@ -76,16 +76,23 @@ def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     return opt(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
+def total_steps(cfg: TrainConfig, steps_per_epoch: int) -> int:
+    """cfg.epochs of steps, capped by cfg.max_steps: a step budget keeps a recipe's cost
+    independent of the dataset's size (the demo preset uses one)."""
+    total = cfg.epochs * steps_per_epoch
+    return min(total, cfg.max_steps) if cfg.max_steps else total
+
+
 def lr_factor(cfg: TrainConfig, steps_per_epoch: int):
     """Per-step multiplier of the peak lr: linear warm-up, then cosine / step / constant."""
     warm = round(cfg.warmup_epochs * steps_per_epoch)
-    total = max(cfg.epochs * steps_per_epoch, 1)
+    total = max(total_steps(cfg, steps_per_epoch), 1)
 
     def factor(step: int) -> float:
         if step < warm:
             return (step + 1) / warm
         if cfg.schedule == "cosine":
-            t = (step - warm) / max(total - warm, 1)
+            t = min((step - warm) / max(total - warm, 1), 1.0)
             return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
         if cfg.schedule == "step":
             return cfg.gamma ** (step // steps_per_epoch // cfg.step_epochs)
@@ -138,16 +145,16 @@ def fit(
     collate_fn=None,
     normalize=None,
     progress: bool = True,
-    max_steps: int | None = None,
+    device: str | None = None,
     log=print,
 ) -> dict:
     """Train `model` (built by the caller after `seed_everything(cfg.seed)`) for cfg.epochs.
 
     Writes RUN_DIR/last.pt every epoch (and every cfg.ckpt_every steps), RUN_DIR/best.pt
     (best validation top-1, or the last epoch when there is no validation) and
-    RUN_DIR/log.jsonl. `max_steps` stops early (tests). Returns the final summary.
+    RUN_DIR/log.jsonl. Returns the final summary.
     """
-    d = distributed.setup()
+    d = distributed.setup(device)
     main = d.is_main
     say = log if main else (lambda *a, **k: None)
     if collate_fn is None:
@@ -222,13 +229,11 @@ def fit(
         distributed.barrier()
 
     runlog = RunLog(run_dir, main)
-    total_steps = cfg.epochs * steps_per_epoch
-    if max_steps is not None:
-        total_steps = min(total_steps, max_steps)
+    last_step = total_steps(cfg, steps_per_epoch)
     summary: dict = {"best_top1": best if best >= 0 else None}
     t_start = time.perf_counter()
     lr = optimizer.param_groups[0]["lr"]
-    while epoch < cfg.epochs and step < total_steps:
+    while epoch < cfg.epochs and step < last_step:
         skip = step - epoch * steps_per_epoch  # > 0 when resuming mid-epoch
         sampler.set_epoch(epoch, start=skip * batch)
         loader = DataLoader(
@@ -276,16 +281,17 @@ def fit(
                           "t0": time.perf_counter()}
             if cfg.ckpt_every and step % cfg.ckpt_every == 0 and run_dir:
                 checkpoint([last_path], epoch)
-            if step >= total_steps:
+            if step >= last_step:
                 break
             t_wait = time.perf_counter()
         bar.close()
-        if step - epoch * steps_per_epoch < steps_per_epoch:  # stopped early (max_steps)
-            break
-        epoch += 1
+        if step - epoch * steps_per_epoch >= steps_per_epoch:
+            epoch += 1
+        # else the step budget (cfg.max_steps) ended training mid-epoch: wrap up all the same
         record = {"kind": "epoch", "epoch": epoch, "step": step, "lr": lr, **_rates(ep, d)}
         improved = False
-        if val_set is not None and cfg.val_every and epoch % cfg.val_every == 0:
+        final = step >= last_step or epoch >= cfg.epochs
+        if val_set is not None and cfg.val_every and (epoch % cfg.val_every == 0 or final):
             m = evaluate(train_model, val_set, batch_size=batch, num_workers=cfg.num_workers,
                          device=d.device, amp=cfg.amp, collate_fn=collate_fn,
                          normalize=normalize, progress=progress, desc="validate")
