@@ -1,0 +1,34 @@
+"""`mrstnet predict`: the top classes of video files, from a checkpoint alone."""
+
+from __future__ import annotations
+
+ORDER = 32
+
+
+def register(sub) -> None:
+    p = sub.add_parser("predict", help="top classes with probabilities for video files")
+    p.add_argument("--checkpoint", required=True, metavar="CKPT")
+    p.add_argument("videos", nargs="+", metavar="VIDEO")
+    p.add_argument("--top", type=int, default=5)
+    p.add_argument("--clips", type=int, default=10, help="clips per video, scores averaged")
+    p.add_argument("--crops", type=int, default=1, choices=(1, 3))
+    p.add_argument("--device")
+    p.add_argument("--json", metavar="FILE")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from mrstnet.engine.runner import predict, write_json
+
+    results = predict(args.checkpoint, args.videos, top=args.top, clips=args.clips,
+                      crops=args.crops, device=args.device)
+    for r in results:
+        print(r["video"])
+        if "error" in r:
+            print(f"  unreadable: {r['error']}")
+            continue
+        for t in r["top"]:
+            print(f"  {t['prob']:7.2%}  {t['class']}")
+    if args.json:
+        write_json(args.json, {"predictions": results})
+    return 1 if all("error" in r for r in results) else 0

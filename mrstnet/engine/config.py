@@ -1,0 +1,127 @@
+"""Training recipes: one dataclass, filled from a preset YAML and `--set key=value` overrides.
+
+The resolved config is stored in every checkpoint (`preset` key) so a run can be
+read back, resumed or repeated from its checkpoint alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+
+@dataclass
+class TrainConfig:
+    # model
+    model: str | None = None  # registry name; the command's --model wins over this
+    dropout: float | None = None  # before the classifier; None keeps the model's default
+    model_args: dict = field(default_factory=dict)  # other create_model overrides
+    # clip geometry (stored in the checkpoint's `data` key; test/predict reuse it)
+    frames: int = 16  # L, frames per clip
+    frame_step: int = 1  # temporal stride between sampled frames
+    short_side: int = 128  # resize the short side to this before cropping
+    crop_size: int = 112  # square crop fed to the model
+    flip: bool = False  # horizontal flip: label-changing on direction-sensitive classes (SPEC §5)
+    # optimisation
+    optimizer: str = "adam"  # adam | adamw | sgd
+    lr: float = 1e-4  # peak learning rate
+    weight_decay: float = 5e-5
+    momentum: float = 0.9  # sgd only
+    schedule: str = "cosine"  # cosine | step | constant, per step after warm-up
+    warmup_epochs: float = 0.0  # linear warm-up from 0, in (fractional) epochs
+    step_epochs: int = 10  # step schedule: multiply by gamma every this many epochs
+    gamma: float = 0.1
+    min_lr_ratio: float = 0.0  # cosine floor as a fraction of lr
+    label_smoothing: float = 0.0
+    clip_grad: float = 0.0  # max gradient norm, 0 = off
+    epochs: int = 10
+    max_steps: int = 0  # stop (and end the lr schedule) after this many steps, 0 = no cap
+    batch_size: int = 16  # global: split evenly over the processes under torchrun
+    # runtime
+    num_workers: int = 4  # data-loading processes per training process
+    threads: int = 0  # torch intra-op threads on CPU, 0 = torch's default
+    seed: int = 0
+    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    log_every: int = 20  # steps between JSON log lines
+    ckpt_every: int = 0  # also checkpoint every N steps (0 = only at epoch ends)
+    # validation after each epoch picks best.pt (0 = never: best.pt follows last.pt)
+    val_every: int = 1
+    val_clips: int = 3  # clips per video when validating during training
+    val_subset: str = "test"  # "val" for Kinetics; UCF-101/HMDB51 have only a test split
+
+    def data(self) -> dict:
+        """The clip geometry a checkpoint carries for test and predict."""
+        keys = ("frames", "frame_step", "short_side", "crop_size", "flip")
+        return {k: getattr(self, k) for k in keys}
+
+
+def preset_dir() -> Path:
+    return Path(str(resources.files("mrstnet") / "presets"))
+
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in preset_dir().glob("*.yaml"))
+
+
+def load_preset(name: str) -> dict:
+    """A preset by name (shipped in the package) or by path to a YAML file."""
+    path = Path(name)
+    if not (path.suffix in (".yaml", ".yml") and path.exists()):
+        path = preset_dir() / f"{name}.yaml"
+        if not path.exists():
+            raise ValueError(f"unknown preset {name!r}; choose from {', '.join(list_presets())}")
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: a preset is a mapping of config keys")
+    return values
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """`["lr=3e-4", "model_args.width_mult=0.5"]` -> nested dict; values parsed as YAML."""
+    out: dict = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects key=value, got {pair!r}")
+        *parents, leaf = key.strip().split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = yaml.safe_load(value)
+    return out
+
+
+def build_config(preset: str | None = None, overrides: list[str] | dict | None = None,
+                 **explicit) -> TrainConfig:
+    """Defaults < preset < `--set` overrides < explicit keyword arguments (not None)."""
+    values: dict = load_preset(preset) if preset else {}
+    extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides or [])
+    for key, value in extra.items():
+        if key == "model_args" and isinstance(value, dict):
+            values["model_args"] = {**values.get("model_args", {}), **value}
+        else:
+            values[key] = value
+    values.update({k: v for k, v in explicit.items() if v is not None})
+    return config_from_dict(values)
+
+
+def config_from_dict(values: dict) -> TrainConfig:
+    names = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(f"unknown config keys {unknown}; known: {', '.join(names)}")
+    cfg = TrainConfig(**values)
+    # YAML reads "1e-4" as a string (YAML 1.1): coerce numbers to the declared types
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if isinstance(v, str) and f.type in ("float", "float | None"):
+            setattr(cfg, f.name, float(v))
+    if cfg.optimizer not in ("adam", "adamw", "sgd"):
+        raise ValueError(f"optimizer must be adam, adamw or sgd, not {cfg.optimizer!r}")
+    if cfg.schedule not in ("cosine", "step", "constant"):
+        raise ValueError(f"schedule must be cosine, step or constant, not {cfg.schedule!r}")
+    return cfg

@@ -1,0 +1,82 @@
+"""`mrstnet demo`: from nothing to a trained, tested model that provably uses motion.
+
+Writes the synthetic set (time-reversal class pairs, SPEC §5), trains the `demo` preset,
+tests the best checkpoint, then tests it again on frame-shuffled clips: a model that
+ignores frame order would score the same; one that uses motion falls towards chance
+within each pair.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .config import build_config
+from .evaluate import write_report
+from .runner import test_run, train_run
+
+
+def run_demo(out: str | Path = "mrstnet-demo", *, root: str | Path | None = None,
+             preset: str = "demo", sets: list[str] | None = None, seed: int = 0,
+             classes: int | None = None, videos_per_class: int = 30, frames: int = 40,
+             size: int = 80, test_clips: int = 5, device: str | None = None,
+             progress: bool = True, log=print) -> dict:
+    out = Path(out)
+    t0 = time.perf_counter()
+    if root is None:
+        from mrstnet.data import write_synthetic
+
+        log(f"writing the synthetic set to {out / 'data'} ...")
+        kwargs = {"classes": classes} if classes else {}
+        root = write_synthetic(out / "data", videos_per_class=videos_per_class, frames=frames,
+                               size=size, seed=seed, **kwargs)
+    t_data = time.perf_counter()
+    cfg = build_config(preset, sets, seed=seed)
+    run_dir = out / "run"
+    summary = train_run(cfg, dataset="ucf101", root=root, out=run_dir, split=1, device=device,
+                        progress=progress, log=log)
+    t_train = time.perf_counter()
+    common = dict(dataset="ucf101", root=root, split=1, clips=test_clips,
+                  num_workers=cfg.num_workers, batch_size=cfg.batch_size, device=device,
+                  amp=cfg.amp, progress=progress, log=lambda *a: None)
+    m = test_run(run_dir / "best.pt", **common)
+    shuffled = test_run(run_dir / "best.pt", shuffle_frames=True, **common)
+    write_report(m, run_dir, "test")
+    write_report(shuffled, run_dir, "test_shuffled")
+    seconds = time.perf_counter() - t0
+    report = {
+        "top1": m["top1"],
+        "shuffled_top1": shuffled["top1"],
+        "seconds": round(seconds, 1),
+        "top5": m["top5"],
+        "clip_top1": m["clip_top1"],
+        "mean_class_acc": m["mean_class_acc"],
+        "shuffled_clip_top1": shuffled["clip_top1"],
+        "num_videos": m["num_videos"],
+        "num_classes": len(m["classes"]),
+        "train_steps": summary["steps"],
+        "train_loss": summary.get("loss"),
+        "train_acc": summary.get("acc"),
+        "seconds_data": round(t_data - t0, 1),
+        "seconds_train": round(t_train - t_data, 1),
+        "seconds_test": round(time.perf_counter() - t_train, 1),
+        "model": cfg.model,
+        "clip": f"{cfg.frames}x{cfg.crop_size}x{cfg.crop_size}",
+        "root": str(root),
+        "checkpoint": str(run_dir / "best.pt"),
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    chance = 1 / max(len(m["classes"]), 1)
+    log("")
+    log("mrstnet demo report")
+    log(f"  data        {root} ({len(m['classes'])} classes, {m['num_videos']} test videos, "
+        f"chance {chance:.2f})")
+    log(f"  model       {cfg.model}, {report['clip']} clips, {summary['steps']} steps "
+        f"in {report['seconds_train']:.0f} s")
+    log(f"  test        top1 {m['top1']:.3f}  top5 {m['top5']:.3f}  "
+        f"clip top1 {m['clip_top1']:.3f}  mean class {m['mean_class_acc']:.3f}")
+    log(f"  shuffled    top1 {shuffled['top1']:.3f}  (frames permuted: "
+        f"{'motion matters' if shuffled['top1'] < m['top1'] - 0.2 else 'order barely matters'})")
+    log(f"  total       {seconds:.0f} s  -> {out / 'report.json'}")
+    return report

@@ -1,0 +1,55 @@
+"""Training curves from RUN_DIR/log.jsonl to a PNG (matplotlib is an optional extra)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+MISSING = "mrstnet plot needs matplotlib: pip install 'mrstnet[plot]' (or pip install matplotlib)"
+
+
+def read_log(run_dir: str | Path) -> list[dict]:
+    path = Path(run_dir) / "log.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"no log at {path}")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Loss, accuracy (train and validation), learning rate and throughput against step."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError(MISSING) from None
+    records = read_log(run_dir)
+    # a resumed run appends: keep the last record for each (kind, step)
+    latest = {(r["kind"], r["step"]): r for r in records}
+    train = sorted((r for (k, _), r in latest.items() if k == "train"), key=lambda r: r["step"])
+    epochs = sorted((r for (k, _), r in latest.items() if k == "epoch"), key=lambda r: r["step"])
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    panels = [("loss", "loss"), ("acc", "accuracy"), ("lr", "learning rate"),
+              ("clips_per_s", "clips/s")]
+    for ax, (key, title) in zip(axes.flat, panels, strict=True):
+        if train:
+            ax.plot([r["step"] for r in train], [r[key] for r in train], lw=1, label="train steps")
+        if epochs:
+            ax.plot([r["step"] for r in epochs], [r[key] for r in epochs], "o-",
+                    label="train epochs")
+        if key == "acc" and any("val_top1" in r for r in epochs):
+            v = [r for r in epochs if "val_top1" in r]
+            ax.plot([r["step"] for r in v], [r["val_top1"] for r in v], "s-",
+                    label="validation top-1")
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        if key in ("loss", "acc"):
+            ax.legend(fontsize=8)
+    fig.suptitle(str(run_dir))
+    fig.tight_layout()
+    out = Path(out) if out else Path(run_dir) / "curves.png"
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
