@@ -1,0 +1,133 @@
+"""The user's commands end to end on tiny real videos: train, test, predict, plot, demo.
+
+One session-scoped training run (a tiny MRST-T-Net, one epoch on the `synthetic_root`
+fixture) feeds the test, predict and plot tests.
+"""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from mrstnet.cli import main
+from mrstnet.engine.checkpoint import load_checkpoint
+
+TINY = [
+    "model_args={width_mult: 0.125, depths: [1, 1, 1, 1, 1], head: avg}",
+    "frames=8", "short_side=32", "crop_size=32", "epochs=1", "batch_size=4",
+    "num_workers=0", "lr=1e-3", "val_every=1", "val_clips=2", "log_every=1",
+]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def run_dir(synthetic_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    code = main(["train", "--dataset", "ucf101", "--root", str(synthetic_root),
+                 "--model", "mrst_t_net_small", "--preset", "demo", "--out", str(out),
+                 "--no-progress", "--set", *TINY])
+    assert code in (0, None)
+    return out
+
+
+def test_train_writes_checkpoints_and_log(run_dir, synthetic_root):
+    assert (run_dir / "best.pt").is_file() and (run_dir / "last.pt").is_file()
+    ckpt = load_checkpoint(run_dir / "last.pt")
+    classes = (synthetic_root / "ucfTrainTestlist" / "classInd.txt").read_text().split()[1::2]
+    assert ckpt["classes"] == classes
+    assert ckpt["epoch"] == 1 and ckpt["data"]["crop_size"] == 32
+    lines = [json.loads(x) for x in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert {x["kind"] for x in lines} == {"train", "epoch"}
+    assert all(x["loss"] > 0 for x in lines)
+    assert "val_top1" in lines[-1]  # validated on the test split at the epoch's end
+
+
+def test_test_command_reports_metrics(run_dir, synthetic_root, tmp_path):
+    report = tmp_path / "m.json"
+    code = main(["test", "--checkpoint", str(run_dir / "best.pt"), "--dataset", "ucf101",
+                 "--root", str(synthetic_root), "--clips", "2", "--workers", "0",
+                 "--json", str(report), "--out", str(tmp_path), "--no-progress"])
+    assert code == 0
+    m = json.loads(report.read_text())
+    assert {"top1", "top5", "clip_top1", "mean_class_acc", "num_videos"} <= set(m)
+    for k in ("top1", "top5", "clip_top1", "mean_class_acc"):
+        assert 0.0 <= m[k] <= 1.0
+    assert m["top5"] >= m["top1"]
+    # 4 classes, 4 videos each in groups 1..3: split 1 tests group 1 (two videos a class)
+    assert m["num_videos"] == 8
+    assert (tmp_path / "test_confusion.csv").is_file()
+
+
+def test_test_split_all_averages_three_splits(run_dir, synthetic_root, tmp_path):
+    report = tmp_path / "all.json"
+    for s in (1, 2, 3):  # RUN_DIR/split{1,2,3}/best.pt, as `train --split all` writes them
+        (tmp_path / f"split{s}").mkdir()
+        shutil.copy(run_dir / "best.pt", tmp_path / f"split{s}" / "best.pt")
+    code = main(["test", "--checkpoint", str(tmp_path), "--dataset", "ucf101", "--split", "all",
+                 "--root", str(synthetic_root), "--clips", "1", "--workers", "0",
+                 "--json", str(report), "--out", str(tmp_path), "--no-progress"])
+    assert code == 0
+    m = json.loads(report.read_text())
+    assert set(m["splits"]) == {"1", "2", "3"}
+    mean = sum(s["top1"] for s in m["splits"].values()) / 3
+    assert m["top1"] == pytest.approx(mean)
+
+
+def test_predict_gives_probabilities_for_each_video(run_dir, synthetic_root, tmp_path, capsys):
+    video = next((synthetic_root / "MoveLeft").glob("*.avi"))
+    out = tmp_path / "p.json"
+    code = main(["predict", "--checkpoint", str(run_dir / "best.pt"), str(video),
+                 str(tmp_path / "missing.avi"), "--top", "3", "--clips", "2",
+                 "--json", str(out)])
+    assert code == 0  # one readable video is enough
+    preds = json.loads(out.read_text())["predictions"]
+    assert len(preds[0]["top"]) == 3
+    assert sum(t["prob"] for t in preds[0]["top"]) <= 1.0 + 1e-6
+    assert "missing.avi" in preds[1]["error"]
+    assert "unreadable" in capsys.readouterr().out
+
+
+def test_resume_of_a_finished_run_changes_nothing(run_dir, synthetic_root):
+    before = load_checkpoint(run_dir / "last.pt")
+    main(["train", "--dataset", "ucf101", "--root", str(synthetic_root), "--preset", "demo",
+          "--out", str(run_dir), "--resume", "--no-progress", "--set", *TINY])
+    after = load_checkpoint(run_dir / "last.pt")
+    assert after["step"] == before["step"]
+    for k, v in before["state_dict"].items():
+        assert torch.equal(v, after["state_dict"][k])
+
+
+def test_plot_draws_the_curves(run_dir, tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "curves.png"
+    assert main(["plot", str(run_dir), "--out", str(png)]) == 0
+    assert png.stat().st_size > 1000
+
+
+def test_init_from_a_checkpoint_replaces_the_classifier(run_dir, synthetic_root, tmp_path,
+                                                        capsys):
+    list_dir = tmp_path / "lists"
+    list_dir.mkdir()
+    # the same videos as a 2-class list dataset: the classifier shape differs
+    lines = [f"MoveLeft/{p.name} 0" for p in sorted((synthetic_root / "MoveLeft").glob("*"))]
+    lines += [f"MoveRight/{p.name} 1" for p in sorted((synthetic_root / "MoveRight").glob("*"))]
+    (list_dir / "train.txt").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "ft"
+    main(["train", "--dataset", "list", "--root", str(synthetic_root), "--annotations",
+          str(list_dir / "train.txt"), "--preset", "demo", "--out", str(out),
+          "--init", str(run_dir / "best.pt"), "--no-progress",
+          "--set", *TINY, "val_every=0", "batch_size=2"])
+    text = capsys.readouterr().out
+    n = len(load_checkpoint(run_dir / "best.pt")["state_dict"])
+    # every tensor but the classifier's weight and bias came from the first run
+    assert f"loaded {n - 2}/{n} tensors" in text
+    assert "kept freshly initialised" in text and "fc" in text.split("kept freshly")[1]
+    assert load_checkpoint(out / "last.pt")["classes"] == ["0", "1"]
