@@ -42,10 +42,16 @@ OPTIONAL_SUBSETS = {"list": {"test"}}
 
 
 def check_video(path: Path | str) -> VideoInfo:
-    """Header info of a video after decoding its last frame. Raises VideoDecodeError."""
+    """Header info of a video after decoding its last frame. Raises VideoDecodeError.
+
+    The last frame is the last of the count the container header gives, when it gives one:
+    `VideoReader.info` falls back to counting packets when the header disagrees with the
+    duration, which is what a truncated AVI looks like (its duration is estimated from the
+    bytes that are left), so only the header's own count shows that frames were lost."""
     with VideoReader(path) as reader:
         info = reader.info
-        reader.read([info.num_frames - 1])
+        last = max(reader.stream.frames, info.num_frames) - 1
+        reader.read([last])
     return info
 
 

@@ -12,7 +12,9 @@ def test_clip_indices_step_and_loop():
     assert clip_indices(1, 0, 3, 4).tolist() == [0, 0, 0]
 
 
-@pytest.mark.parametrize("n,frames,step", [(100, 16, 1), (40, 16, 2), (16, 16, 1), (7, 16, 1), (31, 16, 2)])
+@pytest.mark.parametrize(
+    "n,frames,step", [(100, 16, 1), (40, 16, 2), (16, 16, 1), (7, 16, 1), (31, 16, 2)]
+)
 def test_random_clip_stays_inside(n, frames, step):
     torch.manual_seed(0)
     starts = set()
