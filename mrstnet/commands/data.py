@@ -21,17 +21,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "decode its last frame (catches truncated files). Exit 0, or 1 with --strict when "
         "videos are missing or unreadable, or 2 when the annotations are malformed.",
     )
-    c.add_argument("--dataset", required=True,
-                   choices=["ucf101", "hmdb51", "kinetics", "list", "folder"])
-    c.add_argument("--root", required=True, help="the folder of class folders "
-                   "(kinetics: the folder holding train/ and val/)")
-    c.add_argument("--annotations", metavar="DIR", help="split or CSV folder (list: the list "
-                   "file or its folder); default: the official folder name in ROOT, then in "
-                   "ROOT's parent")
+    c.add_argument(
+        "--dataset", required=True, choices=["ucf101", "hmdb51", "kinetics", "list", "folder"]
+    )
+    c.add_argument(
+        "--root",
+        required=True,
+        help="the folder of class folders (kinetics: the folder holding train/ and val/)",
+    )
+    c.add_argument(
+        "--annotations",
+        metavar="DIR",
+        help="split or CSV folder (list: the list "
+        "file or its folder); default: the official folder name in ROOT, then in "
+        "ROOT's parent",
+    )
     c.add_argument("--split", type=int, default=1, choices=[1, 2, 3])
     c.add_argument("--json", metavar="FILE", help="also write the full report as JSON")
-    c.add_argument("--strict", action="store_true",
-                   help="exit 1 if any video is missing or unreadable")
+    c.add_argument(
+        "--strict", action="store_true", help="exit 1 if any video is missing or unreadable"
+    )
     c.add_argument("--workers", type=int, default=1, help="threads opening videos (default 1)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
     c.set_defaults(func=run_check)

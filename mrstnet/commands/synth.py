@@ -18,8 +18,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Train on it with --dataset ucf101 --root OUT.",
     )
     p.add_argument("out", metavar="OUT", help="output folder (created)")
-    p.add_argument("--classes", type=int, default=10, help="number of classes, 2..16, even "
-                   "numbers keep the pairs whole (default 10)")
+    p.add_argument(
+        "--classes",
+        type=int,
+        default=10,
+        help="number of classes, 2..16, even numbers keep the pairs whole (default 10)",
+    )
     p.add_argument("--videos-per-class", type=int, default=30, help="default 30 (at least 3)")
     p.add_argument("--frames", type=int, default=32, help="frames per video (default 32)")
     p.add_argument("--size", type=int, default=64, help="frame width and height (default 64)")

@@ -66,7 +66,9 @@ def test_ucf101_crlf_and_annotations_in_parent(ucf):
 
 def test_ucf101_malformed_line_names_file_and_line(ucf):
     root, ann = ucf
-    _crlf(ann / "trainlist01.txt", "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1", "Archery/x.avi 7")
+    _crlf(
+        ann / "trainlist01.txt", "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1", "Archery/x.avi 7"
+    )
     with pytest.raises(SplitFileError, match=r"trainlist01\.txt:2: expected") as e:
         read_ucf101(root, subset="train")
     assert e.value.line_no == 2
@@ -102,7 +104,9 @@ def test_kinetics_csv_missing_videos_are_counted_not_fatal(tmp_path):
         "abseiling,gone,0,10,train",
     )
     _crlf(root / "annotations/val.csv", header, "air drumming,ccc,1,11,val")
-    _touch(root, "train/abseiling/aaa_000000_000010.mp4", "train/air_drumming/bbb_000005_000015.mkv")
+    _touch(
+        root, "train/abseiling/aaa_000000_000010.mp4", "train/air_drumming/bbb_000005_000015.mkv"
+    )
     videos, classes, missing = read_kinetics(root, subset="train")
     assert classes == ["abseiling", "air drumming"]
     assert [(v.path.name, v.label) for v in videos] == [
@@ -137,7 +141,11 @@ def test_folder_reader(tmp_path):
     _touch(tmp_path, "b/1.avi", "a/2.MP4", "a/notes.txt", "c/3.mkv")
     videos, classes, missing = read_folder(tmp_path)
     assert classes == ["a", "b", "c"]
-    assert sorted((v.path.name, v.label) for v in videos) == [("1.avi", 1), ("2.MP4", 0), ("3.mkv", 2)]
+    assert sorted((v.path.name, v.label) for v in videos) == [
+        ("1.avi", 1),
+        ("2.MP4", 0),
+        ("3.mkv", 2),
+    ]
     assert missing == []
 
 

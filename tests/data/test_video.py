@@ -88,9 +88,7 @@ def test_variable_frame_rate_with_audio_seek_equals_sequential(tmp_path):
     with VideoReader(path) as r:
         n = r.info.num_frames
         for idx in ([0, 1, 2, 3], [n // 2, n // 2 + 1], [n - 3, n - 1], [7]):
-            expected = [
-                [img for t, img in decoded if round(t * fps) <= i][-1] for i in idx
-            ]
+            expected = [[img for t, img in decoded if round(t * fps) <= i][-1] for i in idx]
             np.testing.assert_array_equal(r.read(idx), np.stack(expected))
 
 
@@ -129,4 +127,3 @@ def test_truncated_file_is_an_error_past_its_end(bad_videos):
     # What is left still decodes: the packet count replaces the header's 24.
     assert 0 < probe(path).num_frames < 24
     assert read_frames(path, [0, 1]).shape == (2, 24, 32, 3)
-
