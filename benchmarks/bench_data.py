@@ -10,9 +10,9 @@
    10-s and a 120-s video. With seeking the time does not grow with the length; decoding from
    the start (also timed, on fewer draws) does.
 
-Videos are written first, at a realistic size: 320×240, 25 fps, mpeg4 in .avi at 0.8 Mbit/s (UCF-101 is
-320×240 xvid .avi), keyframe every 12 frames, a scrolling textured scene with a moving blob
-and grain so the encoder produces a realistic bitrate. torch runs one intra-op thread per
+Videos are written first, at a realistic size: 320×240, 25 fps, mpeg4 in .avi at 0.8 Mbit/s
+(UCF-101 is 320×240 xvid .avi), keyframe every 12 frames: a scrolling textured scene with a
+moving blob and grain, so the encoder spends its bitrate. torch runs one intra-op thread per
 process (DataLoader workers do too), so 0 workers and 1 worker use the same CPU.
 """
 
