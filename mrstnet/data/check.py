@@ -31,7 +31,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from mrstnet.data.datasets import ANNOTATION_DIRS, READERS, find_annotations
-from mrstnet.data.video import VideoDecodeError, VideoInfo, VideoReader
+from mrstnet.data.video import END_SLACK, VideoDecodeError, VideoInfo, VideoReader
 
 # Kinetics calls its held-out set "val"; test.csv (no labels in the official release) is
 # checked too when it is there. A folder has no subsets: all its videos count as "train".
@@ -44,14 +44,19 @@ OPTIONAL_SUBSETS = {"list": {"test"}}
 def check_video(path: Path | str) -> VideoInfo:
     """Header info of a video after decoding its last frame. Raises VideoDecodeError.
 
-    The last frame is the last of the count the container header gives, when it gives one:
-    `VideoReader.info` falls back to counting packets when the header disagrees with the
-    duration, which is what a truncated AVI looks like (its duration is estimated from the
-    bytes that are left), so only the header's own count shows that frames were lost."""
+    `VideoReader.info` falls back to counting packets when the header's frame count disagrees
+    with the duration, which is what a truncated AVI looks like (its duration is estimated
+    from the bytes that are left); so a header count above the packets found is reported as
+    truncation. Otherwise the last frame must decode (a file cut inside its last frames)."""
     with VideoReader(path) as reader:
         info = reader.info
-        last = max(reader.stream.frames, info.num_frames) - 1
-        reader.read([last])
+        header = reader.stream.frames
+        if header > info.num_frames + END_SLACK:
+            raise VideoDecodeError(
+                path,
+                f"truncated: the header lists {header} frames, the file holds {info.num_frames}",
+            )
+        reader.read([info.num_frames - 1])
     return info
 
 
