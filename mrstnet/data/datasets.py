@@ -242,7 +242,8 @@ def read_kinetics(
     videos, missing = [], []
     for n, r in rows(table):
         try:
-            stem = f"{r['youtube_id']}_{int(float(r['time_start'])):06d}_{int(float(r['time_end'])):06d}"
+            start, end = int(float(r["time_start"])), int(float(r["time_end"]))
+            stem = f"{r['youtube_id']}_{start:06d}_{end:06d}"
         except ValueError as exc:
             raise SplitFileError(table, n, "time_start/time_end must be numbers") from exc
         label_name = r["label"]

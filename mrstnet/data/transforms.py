@@ -99,7 +99,10 @@ class TrainTransform:
         return video.contiguous()
 
     def __repr__(self) -> str:
-        return f"TrainTransform(short_side={self.short_side}, crop_size={self.crop_size}, flip={self.flip})"
+        return (
+            f"TrainTransform(short_side={self.short_side}, crop_size={self.crop_size}, "
+            f"flip={self.flip})"
+        )
 
 
 class EvalTransform:
@@ -117,7 +120,10 @@ class EvalTransform:
         return three_crop(video, self.crop_size)[crop_index].contiguous()
 
     def __repr__(self) -> str:
-        return f"EvalTransform(short_side={self.short_side}, crop_size={self.crop_size}, crops={self.crops})"
+        return (
+            f"EvalTransform(short_side={self.short_side}, crop_size={self.crop_size}, "
+            f"crops={self.crops})"
+        )
 
 
 def train_transform(preset: str = "small", *, flip: bool = False) -> TrainTransform:

@@ -12,7 +12,9 @@ def test_clip_indices_step_and_loop():
     assert clip_indices(1, 0, 3, 4).tolist() == [0, 0, 0]
 
 
-@pytest.mark.parametrize("n,frames,step", [(100, 16, 1), (40, 16, 2), (16, 16, 1), (7, 16, 1), (31, 16, 2)])
+@pytest.mark.parametrize(
+    "n,frames,step", [(100, 16, 1), (40, 16, 2), (16, 16, 1), (7, 16, 1), (31, 16, 2)]
+)
 def test_random_clip_stays_inside(n, frames, step):
     torch.manual_seed(0)
     starts = set()
@@ -32,3 +34,21 @@ def test_uniform_clips_cover_the_video():
     assert all(len(c.indices) == 16 for c in uniform_clips(5, 16, 1, 3))  # short: looped
     with pytest.raises(ValueError):
         uniform_clips(0, 16, 1, 3)
+
+
+def test_short_video_loops_in_every_sampler():
+    torch.manual_seed(0)
+    assert random_clip(5, 8).indices.tolist() == [0, 1, 2, 3, 4, 0, 1, 2]
+    for clip in uniform_clips(5, 8, 1, 4):  # no room to move: every clip starts at 0
+        assert clip.indices.tolist() == [0, 1, 2, 3, 4, 0, 1, 2]
+
+
+def test_uniform_clips_with_frame_step():
+    from mrstnet.data.sampling import uniform_clip
+
+    clips = uniform_clips(64, 8, 4, 5)  # span 29: starts 0, 9, 18, 26, 35
+    assert [int(c.indices[0]) for c in clips] == [0, 9, 18, 26, 35]
+    assert all(np.diff(c.indices).tolist() == [4] * 7 for c in clips)
+    assert clips[-1].indices[-1] == 63
+    assert np.array_equal(uniform_clip(64, 8, 4, 5, 3).indices, clips[3].indices)
+    assert [c.indices[0] for c in uniform_clips(64, 8, 4, 1)] == [0]

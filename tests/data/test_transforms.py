@@ -29,7 +29,8 @@ def test_normalize_values_and_memory_format():
     v = torch.full((2, 3, 2, 4, 4), 255, dtype=torch.uint8)
     out = normalize(v)
     assert out.dtype == torch.float32
-    assert out[0, :, 0, 0, 0].tolist() == pytest.approx([(1 - m) / s for m, s in zip(MEAN, STD)], rel=1e-5)
+    expected = [(1 - m) / s for m, s in zip(MEAN, STD, strict=True)]
+    assert out[0, :, 0, 0, 0].tolist() == pytest.approx(expected, rel=1e-5)
     cl = v.contiguous(memory_format=torch.channels_last_3d)
     assert normalize(cl).is_contiguous(memory_format=torch.channels_last_3d)
     with pytest.raises(TypeError):

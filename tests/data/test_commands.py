@@ -1,0 +1,87 @@
+"""`mrstnet synth` and `mrstnet data check`, run in-process through the CLI."""
+
+import json
+import shutil
+
+import pytest
+
+from mrstnet.cli import main
+
+
+@pytest.fixture
+def synth(tmp_path, capsys):
+    out = tmp_path / "synth"
+    args = ["synth", str(out), "--classes", "2", "--videos-per-class", "3"]
+    assert main([*args, "--frames", "8", "--size", "16", "--seed", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "wrote 6 videos (2 classes x 3)" in text and " s\n" in text
+    return out
+
+
+def test_synth_then_check_clean(synth, tmp_path, capsys):
+    report_path = tmp_path / "r.json"
+    args = ["data", "check", "--dataset", "ucf101", "--root", str(synth), "--no-progress"]
+    assert main([*args, "--json", str(report_path), "--strict"]) == 0
+    text = capsys.readouterr().out
+    assert "classes: 2" in text and "6 readable, 0 unreadable" in text
+    report = json.loads(report_path.read_text())
+    assert report["num_classes"] == 2
+    assert (report["train"], report["test"]) == (4, 2)
+    assert report["missing"] == [] and report["unreadable"] == []
+    assert report["frames"] == {"min": 8, "median": 8, "max": 8}
+    assert report["sizes"] == {"16x16": 6}
+
+
+def test_check_reports_missing_and_unreadable_and_strict_fails(synth, tmp_path, capsys, bad_videos):
+    listed = sorted(synth.glob("MoveLeft/*.avi"))
+    listed[0].unlink()
+    shutil.copy(bad_videos["truncated"], listed[1])  # a 24-frame .avi cut in half
+    listed[2].write_bytes(b"not a video")
+    report_path = tmp_path / "r.json"
+    args = ["data", "check", "--dataset", "ucf101", "--root", str(synth), "--no-progress"]
+    assert main([*args, "--json", str(report_path)]) == 0
+    assert main([*args, "--strict"]) == 1
+    assert "--strict: 1 missing, 2 unreadable" in capsys.readouterr().out
+    report = json.loads(report_path.read_text())
+    assert report["missing"] == [str(listed[0])]
+    errors = {u["path"]: u["error"] for u in report["unreadable"]}
+    assert "truncated" in errors[str(listed[1])]
+    assert "cannot open" in errors[str(listed[2])]
+    assert report["checked"] == 5
+
+
+def test_check_malformed_split_file_exits_2_naming_the_line(synth, capsys):
+    lst = synth / "ucfTrainTestlist" / "trainlist01.txt"
+    lst.write_bytes(lst.read_bytes() + b"MoveLeft/v.avi twelve\r\n")
+    args = ["data", "check", "--dataset", "ucf101", "--root", str(synth), "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{lst}:5: expected" in err and "Traceback" not in err
+
+
+def test_check_kinetics_list_and_annotations_in_parent(synth, tmp_path, capsys):
+    # Kinetics: a listed video that is missing is reported, not fatal.
+    root = tmp_path / "k400"
+    (root / "train" / "walk").mkdir(parents=True)
+    shutil.copy(next(synth.glob("MoveLeft/*.avi")), root / "train/walk/aaa_000000_000010.avi")
+    (root / "annotations").mkdir()
+    header = "label,youtube_id,time_start,time_end,split\n"
+    (root / "annotations/train.csv").write_text(header + "walk,aaa,0,10,train\nwalk,b,0,10,train\n")
+    (root / "annotations/val.csv").write_text(header)
+    report_path = tmp_path / "k.json"
+    args = ["data", "check", "--dataset", "kinetics", "--root", str(root), "--no-progress"]
+    assert main([*args, "--json", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert (report["train"], report["val"], report["num_classes"]) == (2, 0, 1)
+    assert len(report["missing"]) == 1 and report["unreadable"] == []
+    # The split folder one level up from ROOT is found without --annotations.
+    moved = tmp_path / "ucfTrainTestlist"
+    shutil.move(synth / "ucfTrainTestlist", moved)
+    args = ["data", "check", "--dataset", "ucf101", "--root", str(synth), "--no-progress"]
+    assert main(args) == 0
+    assert f"annotations: {moved}" in capsys.readouterr().out
+
+
+def test_data_without_subcommand_prints_help(capsys):
+    assert main(["data"]) == 2
+    assert "check" in capsys.readouterr().out

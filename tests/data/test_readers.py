@@ -1,0 +1,154 @@
+"""Annotation readers on tiny files written here: official formats (CRLF included), missing
+videos counted, not fatal; malformed lines are SplitFileErrors naming file and line."""
+
+from pathlib import Path
+
+import pytest
+
+from mrstnet.data.datasets import (
+    SplitFileError,
+    read_folder,
+    read_hmdb51,
+    read_kinetics,
+    read_list,
+    read_ucf101,
+)
+
+
+def _touch(root: Path, *rels: str) -> None:
+    # Readers never open a video, so empty files stand in for them here.
+    for rel in rels:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"")
+
+
+def _crlf(path: Path, *lines: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes("".join(f"{line}\r\n" for line in lines).encode())
+    return path
+
+
+@pytest.fixture
+def ucf(tmp_path):
+    """UCF-101 layout with the split folder beside ROOT (found in ROOT's parent), CRLF."""
+    root = tmp_path / "UCF-101"
+    ann = tmp_path / "ucfTrainTestlist"
+    _crlf(ann / "classInd.txt", "1 ApplyEyeMakeup", "2 Archery")
+    _crlf(
+        ann / "trainlist01.txt",
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1",
+        "Archery/v_Archery_g08_c01.avi 2",
+        "Archery/v_Archery_g09_c01.avi 2",  # not on disk
+    )
+    _crlf(ann / "testlist01.txt", "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi", "")
+    _touch(
+        root,
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi",
+        "Archery/v_Archery_g08_c01.avi",
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi",
+    )
+    return root, ann
+
+
+def test_ucf101_crlf_and_annotations_in_parent(ucf):
+    root, _ = ucf
+    videos, classes, missing = read_ucf101(root, subset="train")
+    assert classes == ["ApplyEyeMakeup", "Archery"]  # no stray "\r"
+    assert [(v.path.name, v.label) for v in videos] == [
+        ("v_ApplyEyeMakeup_g08_c01.avi", 0),
+        ("v_Archery_g08_c01.avi", 1),
+    ]
+    assert missing == [root / "Archery/v_Archery_g09_c01.avi"]
+    videos, _, missing = read_ucf101(root, subset="test")
+    assert [(v.path.name, v.label) for v in videos] == [("v_ApplyEyeMakeup_g01_c01.avi", 0)]
+    assert missing == []
+
+
+def test_ucf101_malformed_line_names_file_and_line(ucf):
+    root, ann = ucf
+    _crlf(
+        ann / "trainlist01.txt", "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1", "Archery/x.avi 7"
+    )
+    with pytest.raises(SplitFileError, match=r"trainlist01\.txt:2: expected") as e:
+        read_ucf101(root, subset="train")
+    assert e.value.line_no == 2
+
+
+def test_hmdb51_split_codes(tmp_path):
+    root = tmp_path / "hmdb51"
+    ann = root / "testTrainMulti_7030_splits"
+    _crlf(ann / "brush_hair_test_split1.txt", "a.avi 1", "b.avi 2", "c.avi 0")
+    _crlf(ann / "cartwheel_test_split1.txt", "d.avi 1", "e.avi 2")
+    _crlf(ann / "cartwheel_test_split2.txt", "d.avi 2", "e.avi 1")  # another split: ignored
+    _touch(root, "brush_hair/a.avi", "brush_hair/b.avi", "brush_hair/c.avi", "cartwheel/d.avi")
+    train, classes, missing = read_hmdb51(root, subset="train")
+    assert classes == ["brush_hair", "cartwheel"]
+    assert [(v.path.name, v.label) for v in train] == [("a.avi", 0), ("d.avi", 1)]
+    assert missing == []
+    test, _, missing = read_hmdb51(root, subset="test")
+    assert [v.path.name for v in test] == ["b.avi"]  # c.avi is 0: not used
+    assert missing == [root / "cartwheel/e.avi"]
+    _crlf(ann / "cartwheel_test_split1.txt", "d.avi 1", "e.avi 3")
+    with pytest.raises(SplitFileError, match=r"cartwheel_test_split1\.txt:2"):
+        read_hmdb51(root, subset="train")
+
+
+def test_kinetics_csv_missing_videos_are_counted_not_fatal(tmp_path):
+    root = tmp_path / "kinetics400"
+    header = "label,youtube_id,time_start,time_end,split"
+    _crlf(
+        root / "annotations/train.csv",
+        header,
+        "abseiling,aaa,0,10,train",
+        '"air drumming",bbb,5,15,train',
+        "abseiling,gone,0,10,train",
+    )
+    _crlf(root / "annotations/val.csv", header, "air drumming,ccc,1,11,val")
+    _touch(
+        root, "train/abseiling/aaa_000000_000010.mp4", "train/air_drumming/bbb_000005_000015.mkv"
+    )
+    videos, classes, missing = read_kinetics(root, subset="train")
+    assert classes == ["abseiling", "air drumming"]
+    assert [(v.path.name, v.label) for v in videos] == [
+        ("aaa_000000_000010.mp4", 0),
+        ("bbb_000005_000015.mkv", 1),  # space -> "_" folder, any video extension
+    ]
+    assert [p.name for p in missing] == ["gone_000000_000010.mp4"]
+    videos, _, missing = read_kinetics(root, subset="val")
+    assert videos == [] and len(missing) == 1
+    _crlf(root / "annotations/val.csv", header, "abseiling,ccc,1")
+    with pytest.raises(SplitFileError, match=r"val\.csv:2: expected 5 fields"):
+        read_kinetics(root, subset="val")
+
+
+def test_list_file_mmaction2_style(tmp_path):
+    root = tmp_path / "videos"
+    _touch(root, "x/one.mp4", "y/two.webm")
+    lst = tmp_path / "lists" / "train.txt"
+    _crlf(lst, "x/one.mp4 0", "y/two.webm 2", "z/three.avi 1")
+    _crlf(tmp_path / "lists" / "classes.txt", "walk", "run", "jump")
+    for ann in (lst, lst.parent):  # the file itself, or its folder
+        videos, classes, missing = read_list(root, subset="train", annotations=ann)
+        assert classes == ["walk", "run", "jump"]
+        assert [(v.path.name, v.label) for v in videos] == [("one.mp4", 0), ("two.webm", 2)]
+        assert missing == [root / "z/three.avi"]
+    _crlf(lst, "x/one.mp4 0", "y/two.webm")
+    with pytest.raises(SplitFileError, match=r"train\.txt:2"):
+        read_list(root, subset="train", annotations=lst)
+
+
+def test_folder_reader(tmp_path):
+    _touch(tmp_path, "b/1.avi", "a/2.MP4", "a/notes.txt", "c/3.mkv")
+    videos, classes, missing = read_folder(tmp_path)
+    assert classes == ["a", "b", "c"]
+    assert sorted((v.path.name, v.label) for v in videos) == [
+        ("1.avi", 1),
+        ("2.MP4", 0),
+        ("3.mkv", 2),
+    ]
+    assert missing == []
+
+
+def test_missing_annotations_say_where_they_were_looked_for(tmp_path):
+    with pytest.raises(FileNotFoundError, match="--annotations"):
+        read_ucf101(tmp_path / "UCF-101", subset="train")
