@@ -19,8 +19,8 @@ from .runner import test_run, train_run
 
 def run_demo(out: str | Path = "mrstnet-demo", *, root: str | Path | None = None,
              preset: str = "demo", sets: list[str] | None = None, seed: int = 0,
-             classes: int | None = None, videos_per_class: int = 30, frames: int = 40,
-             size: int = 80, test_clips: int = 5, device: str | None = None,
+             classes: int = 4, videos_per_class: int = 150, frames: int = 24,
+             size: int = 80, test_clips: int = 3, device: str | None = None,
              progress: bool = True, log=print) -> dict:
     out = Path(out)
     t0 = time.perf_counter()
@@ -28,9 +28,8 @@ def run_demo(out: str | Path = "mrstnet-demo", *, root: str | Path | None = None
         from mrstnet.data import write_synthetic
 
         log(f"writing the synthetic set to {out / 'data'} ...")
-        kwargs = {"classes": classes} if classes else {}
-        root = write_synthetic(out / "data", videos_per_class=videos_per_class, frames=frames,
-                               size=size, seed=seed, **kwargs)
+        root = write_synthetic(out / "data", classes=classes, videos_per_class=videos_per_class,
+                               frames=frames, size=size, seed=seed)
     t_data = time.perf_counter()
     cfg = build_config(preset, sets, seed=seed)
     run_dir = out / "run"
