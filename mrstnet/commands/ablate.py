@@ -17,7 +17,7 @@ def register(sub) -> None:
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                    help="e.g. --set max_steps=100 (the budget every unit gets)")
     p.add_argument("--test-clips", type=int, default=3)
-    p.add_argument("--videos-per-class", type=int, default=30)
+    p.add_argument("--videos-per-class", type=int, default=150)
     p.add_argument("--progress", action="store_true")
     p.set_defaults(func=run)
 

@@ -28,7 +28,7 @@ PAPER = {"c3d": (85.3, 58.5, 321), "std": (86.9, 60.8, 209), "std_stf": (88.8, 6
 
 def run_ablation(out: str | Path, *, root=None, seeds=(0, 1, 2), units=UNITS,
                  preset: str = "ablation", sets: list[str] | None = None, test_clips: int = 3,
-                 videos_per_class: int = 30, progress: bool = False, log=print) -> dict:
+                 videos_per_class: int = 150, progress: bool = False, log=print) -> dict:
     out = Path(out)
     if root is None:
         from mrstnet.data import write_synthetic
@@ -36,8 +36,10 @@ def run_ablation(out: str | Path, *, root=None, seeds=(0, 1, 2), units=UNITS,
         root = out / "data"
         if not (root / "ucfTrainTestlist").exists():
             log(f"writing the synthetic set to {root} ...")
-            root = write_synthetic(root, videos_per_class=videos_per_class, frames=40, size=80,
-                                   seed=0)
+            from .demo import SYNTH
+
+            synth = {**SYNTH, "videos_per_class": videos_per_class}
+            root = write_synthetic(root, seed=0, **synth)
     results: dict[str, list[dict]] = {u: [] for u in units}
     for seed in seeds:
         for unit in units:
