@@ -34,6 +34,8 @@ def run(args) -> int:
     except ImportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    extra = f", opset {info['opset']}, dynamic axes {info['dynamic_axes']}" if "opset" in info else ""
+    extra = ""
+    if "opset" in info:
+        extra = f", opset {info['opset']}, dynamic axes {info['dynamic_axes']}"
     print(f"wrote {info['path']} ({info['format']}, example input {info['input']}{extra})")
     return 0

@@ -15,8 +15,10 @@ stays fixed to ``--frames``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -63,7 +65,7 @@ def export_onnx(model: nn.Module, out: str | os.PathLike, *, frames: int | None 
         axes[2] = "frames"
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
+    with torch.no_grad(), _quiet():
         torch.onnx.export(
             model, (x,), str(out), input_names=[INPUT], output_names=[OUTPUT],
             dynamic_axes={INPUT: axes, OUTPUT: {0: "batch"}}, opset_version=OPSET,
@@ -81,10 +83,20 @@ def export_torchscript(model: nn.Module, out: str | os.PathLike, *, frames: int 
     x = example_input(model, frames, size)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
+    with torch.no_grad(), _quiet():
         traced = torch.jit.trace(model, (x,), check_trace=False)
-    traced.save(str(out))
+        traced.save(str(out))
     return {"format": "torchscript", "path": str(out), "input": list(x.shape)}
+
+
+@contextlib.contextmanager
+def _quiet():
+    """torch 2.9+ marks TorchScript and the legacy exporter deprecated on every call; both
+    still work, and the warnings would drown the command's one line of output."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        yield
 
 
 def export(model: nn.Module, out: str | os.PathLike, fmt: str, **kwargs) -> dict:
