@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
-
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEMO = WEIGHTS_DIR / "demo.pt"
 KEEP = ("model", "state_dict", "classes", "data")
@@ -44,7 +42,11 @@ def slim_checkpoint(ckpt: dict) -> dict:
 def make_demo_weights(checkpoint: str | os.PathLike, out: str | os.PathLike = DEMO, *,
                       source: str | None = None) -> Path:
     """Write :func:`slim_checkpoint` of ``checkpoint`` (e.g. RUN_DIR/best.pt) to ``out``."""
-    from mrstnet.engine.checkpoint import build_model_from_checkpoint, load_checkpoint, save_checkpoint
+    from mrstnet.engine.checkpoint import (
+        build_model_from_checkpoint,
+        load_checkpoint,
+        save_checkpoint,
+    )
 
     slim = slim_checkpoint(load_checkpoint(checkpoint))
     build_model_from_checkpoint(slim)  # refuse to ship a file that does not rebuild

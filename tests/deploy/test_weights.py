@@ -15,9 +15,10 @@ def trained_run(synthetic_root, tmp_path_factory):
     stem2d = {"conv1.weight": torch.randn(8, 3, 7, 7), "bn1.weight": torch.ones(8),
               "bn1.bias": torch.zeros(8), "bn1.running_mean": torch.zeros(8),
               "bn1.running_var": torch.ones(8)}
-    torch.save(stem2d, out / "resnet_stem.pth")
+    stem_file = out / "resnet_stem.pth"
+    torch.save(stem2d, stem_file)
     code = main(["train", "--dataset", "ucf101", "--root", str(synthetic_root), "--preset", "demo",
-                 "--out", str(out), "--no-progress", "--init", f"imagenet:{out / 'resnet_stem.pth'}",
+                 "--out", str(out), "--no-progress", "--init", f"imagenet:{stem_file}",
                  "--set", "max_steps=2", "epochs=1", "batch_size=4", "frames=8", "short_side=32",
                  "crop_size=32", "num_workers=0", "threads=1", "model_args.width_mult=0.125"])
     assert code == 0
