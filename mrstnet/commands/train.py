@@ -39,7 +39,9 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, metavar="RUN_DIR")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
     p.add_argument("--init", metavar="CKPT",
-                   help="start from these weights (classifier replaced if the classes differ)")
+                   help="start from these weights (classifier replaced if the classes differ); "
+                        "imagenet:FILE inflates a 2D ResNet state dict (torchvision/timm names) "
+                        "into MRST-Net's spatial 1×k×k convs, 1×1×1 convs and BNs")
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                    help="override preset keys, e.g. --set lr=3e-4 epochs=5 model_args.head=lstm")
     p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")

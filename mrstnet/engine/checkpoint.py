@@ -112,7 +112,12 @@ def load_init(model: nn.Module, path: str | os.PathLike, log=print) -> dict:
 
     Tensors whose name and shape match are copied; the rest (the classifier when the
     classes differ) keep their fresh initialisation. Says what it loaded and what not.
+    ``imagenet:FILE`` inflates a 2D ResNet state dict instead (mrstnet.models.inflate).
     """
+    if str(path).startswith("imagenet:"):
+        from mrstnet.models.inflate import PREFIX, inflate_from_file
+
+        return inflate_from_file(unwrap(model), str(path)[len(PREFIX):], log=log)
     ckpt = load_checkpoint(path)
     source = ckpt.get("state_dict", ckpt)
     target = unwrap(model).state_dict()

@@ -1,0 +1,41 @@
+"""`mrstnet export`: a checkpoint to ONNX (opset 17) or TorchScript."""
+
+from __future__ import annotations
+
+import sys
+
+ORDER = 33
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="export a checkpoint to ONNX or TorchScript",
+                       description="Export the eval-mode model (reference tubes: plain ops, same "
+                                   "outputs). ONNX: opset 17, dynamic batch axis, and dynamic "
+                                   "frame axis for MRST-Net. Input 'video' float (N, 3, L, H, W), "
+                                   "normalised as mrstnet.data.normalize; output 'logits'.")
+    p.add_argument("--checkpoint", required=True, metavar="CKPT")
+    p.add_argument("--format", required=True, choices=("onnx", "torchscript"))
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--frames", type=int, help="example clip length (default: the checkpoint's)")
+    p.add_argument("--size", type=int, help="crop size (default: the checkpoint's)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from mrstnet.deploy.export import export
+    from mrstnet.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
+
+    ckpt = load_checkpoint(args.checkpoint)
+    model = build_model_from_checkpoint(ckpt)
+    data = ckpt.get("data") or {}
+    try:
+        info = export(model, args.out, args.format, frames=args.frames or data.get("frames"),
+                      size=args.size or data.get("crop_size"))
+    except ImportError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    extra = ""
+    if "opset" in info:
+        extra = f", opset {info['opset']}, dynamic axes {info['dynamic_axes']}"
+    print(f"wrote {info['path']} ({info['format']}, example input {info['input']}{extra})")
+    return 0
