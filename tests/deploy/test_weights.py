@@ -65,11 +65,24 @@ def test_no_shipped_weights_says_what_to_do(tmp_path, monkeypatch, capsys):
     assert "make_demo_weights.py" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not DEMO.is_file(), reason="no shipped mrstnet/weights/demo.pt yet")
-def test_shipped_demo_weights(synthetic_root, capsys):
+def test_shipped_demo_weights_recognise_fresh_videos(tmp_path, capsys):
+    """The package ships demo.pt; on synthetic videos it never saw (another seed) it
+    names the right class (held-out top-1 of the run that made it: 0.97)."""
+    import json
+
+    from mrstnet.data import write_synthetic
+
     info = weights_info(DEMO)
-    assert info["bytes"] < MAX_BYTES and info["classes"] >= 2
-    assert set(load_checkpoint(DEMO)) <= {"model", "state_dict", "classes", "data", "source"}
-    video = next(synthetic_root.rglob("*.avi"))
-    assert main(["predict", str(video), "--clips", "1", "--device", "cpu"]) == 0
+    assert info["bytes"] < MAX_BYTES
+    ckpt = load_checkpoint(DEMO)
+    assert set(ckpt) <= {"model", "state_dict", "classes", "data", "source"}
+    root = write_synthetic(tmp_path / "fresh", classes=len(ckpt["classes"]), videos_per_class=3,
+                           frames=24, size=80, seed=12345)
+    videos = sorted(root.glob("*/*.avi"))
+    out = tmp_path / "p.json"
+    assert main(["predict", *map(str, videos), "--clips", "3", "--device", "cpu",
+                 "--json", str(out)]) == 0
     assert "using the shipped demo weights" in capsys.readouterr().out
+    preds = json.loads(out.read_text())["predictions"]
+    right = sum(p["top"][0]["class"] == v.parent.name for p, v in zip(preds, videos, strict=True))
+    assert right >= len(videos) - 2, f"{right}/{len(videos)} right"
