@@ -29,6 +29,7 @@ import ctypes.util
 import sys
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 CL3D = torch.channels_last_3d
@@ -135,6 +136,85 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     return model
 
 
+# --------------------------------------------------------------------------- fusion
+class FusedConv(nn.Module):
+    """A folded ``ConvBN`` for inference: conv (+ ReLU as a oneDNN post-op on CPU fp32).
+
+    oneDNN also runs the small late-stage convs (4×4 maps) that PyTorch would send to its
+    slow reference kernel. Elsewhere (CUDA, autocast, autograd) it is conv3d + ReLU.
+    """
+
+    def __init__(self, conv: nn.Conv3d, relu: bool) -> None:
+        super().__init__()
+        self.weight, self.bias = conv.weight, conv.bias
+        self.stride, self.padding = list(conv.stride), list(conv.padding)
+        self.relu = relu
+
+    def forward(self, x: Tensor) -> Tensor:
+        from mrstnet.models.tube import _mkldnn_ok
+
+        if _mkldnn_ok(x, self.weight):
+            return torch.ops.mkldnn._convolution_pointwise(
+                x, self.weight, self.bias, self.padding, self.stride, [1, 1, 1], 1,
+                "relu" if self.relu else "none", [], "",
+            )  # fmt: skip
+        y = F.conv3d(x, self.weight, self.bias, self.stride, self.padding)
+        return F.relu_(y) if self.relu else y
+
+
+class FusedBlock(nn.Module):
+    """A residual block for inference: ReLU(restore(X*) + shortcut(x)) as one conv call."""
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        self.tube, self.shortcut = block.tube, block.shortcut
+        last = self.tube.conv if self.tube.unit == "c3d" else self.tube.restore
+        self.last = last if isinstance(last, FusedConv) else _fuse_sequential(last)
+        if self.last is None:
+            raise ValueError("FusedBlock needs the tube's last conv folded (fold_batchnorm)")
+
+    def forward(self, x: Tensor) -> Tensor:
+        from mrstnet.models.tube import conv_add_relu
+
+        shortcut = self.shortcut(x)
+        mid = x if self.tube.unit == "c3d" else self.tube.fuse(x)
+        last = self.last
+        return conv_add_relu(mid, last.weight, last.bias, shortcut, last.stride, last.padding)
+
+
+def _fuse_sequential(seq: nn.Module) -> FusedConv | None:
+    """``Sequential(conv, Identity[, ReLU])`` (a folded ConvBN) -> :class:`FusedConv`."""
+    if not isinstance(seq, nn.Sequential) or not isinstance(seq[0], nn.Conv3d):
+        return None
+    rest = list(seq)[1:]
+    if not all(isinstance(m, (nn.Identity, nn.ReLU)) for m in rest):
+        return None
+    if sum(isinstance(m, nn.ReLU) for m in rest) > 1 or (rest and isinstance(rest[0], nn.ReLU)
+                                                         and len(rest) > 1):
+        return None
+    conv = seq[0]
+    if conv.groups != 1 or tuple(conv.dilation) != (1, 1, 1) or conv.padding_mode != "zeros":
+        return None
+    return FusedConv(conv, relu=any(isinstance(m, nn.ReLU) for m in rest))
+
+
+def fuse_for_inference(model: nn.Module) -> nn.Module:
+    """In place, after :func:`fold_batchnorm`: folded ConvBNs become :class:`FusedConv`,
+    residual blocks :class:`FusedBlock` (exact: the same operations, fewer memory passes)."""
+    from mrstnet.models.tube import Block
+
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            fused = _fuse_sequential(child)
+            if fused is not None:
+                setattr(parent, name, fused)
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, Block):
+                setattr(parent, name, FusedBlock(child))
+    return model
+
+
 # --------------------------------------------------------------------------- inference
 class Optimized(nn.Module):
     """An inference wrapper: converts inputs to the model's layout, optional autocast,
@@ -167,6 +247,7 @@ def optimize(
     dtype: str | torch.dtype | None = None,
     channels_last: bool = True,
     fold_bn: bool = True,
+    fuse: bool = True,
     compile: bool | None = None,  # noqa: A002 - mirrors torch.compile
     cuda_graphs: bool = False,
 ) -> nn.Module:
@@ -203,6 +284,8 @@ def optimize(
         set_impl(fast, "fast")
     if fold_bn:
         fold_batchnorm(fast)
+        if fuse:
+            fuse_for_inference(fast)
     if channels_last:
         fast.to(memory_format=CL3D)
     if compile is None:
@@ -223,7 +306,10 @@ def optimize(
 
 __all__ = [
     "Optimized",
+    "FusedBlock",
+    "FusedConv",
     "fold_batchnorm",
+    "fuse_for_inference",
     "is_channels_last",
     "optimize",
     "prepare_for_training",
