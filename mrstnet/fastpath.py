@@ -56,16 +56,18 @@ def is_channels_last(x: Tensor) -> bool:
     return x.dim() == 5 and x.is_contiguous(memory_format=CL3D)
 
 
-def prepare_for_training(model: nn.Module, *, channels_last: bool = True) -> nn.Module:
+def prepare_for_training(
+    model: nn.Module, *, channels_last: bool = True, fast_impl: bool = True
+) -> nn.Module:
     """In place: the exact fast implementation and ``channels_last_3d`` weights.
 
-    Parameters keep their identity-free values and ``state_dict`` keys (only strides
+    Parameters keep their identity, values and ``state_dict`` keys (only strides
     change), so optimizers created afterwards and checkpoints work as before. Feed
     inputs through :func:`to_channels_last`.
     """
     from mrstnet.models import set_impl
 
-    if any(hasattr(m, "impl") for m in model.modules()):
+    if fast_impl and any(hasattr(m, "impl") for m in model.modules()):
         set_impl(model, "fast")
     if channels_last:
         model.to(memory_format=CL3D)
