@@ -246,7 +246,7 @@ def optimize(
     model: nn.Module,
     example: Tensor | None = None,
     *,
-    dtype: str | torch.dtype | None = None,
+    dtype: str | torch.dtype | None = "auto",
     channels_last: bool = True,
     fold_bn: bool = True,
     fuse: bool = True,
@@ -257,25 +257,32 @@ def optimize(
 
     Steps (each measured in README "## Performance"): eval mode; the exact fast
     reinforced unit; BN folded into the preceding convs; ``channels_last_3d`` weights
-    (inputs converted by the wrapper); optionally autocast to ``dtype`` (``"bf16"``:
-    off by default, it changes scores slightly, see README); ``torch.compile`` where it
-    pays: by default only on CUDA (on this CPU, inductor was slower than eager oneDNN);
-    ``cuda_graphs=True`` compiles with ``mode="reduce-overhead"`` (CUDA graphs).
+    (inputs converted by the wrapper); conv+ReLU and restore+shortcut+ReLU as single
+    oneDNN calls on CPU; autocast to ``dtype``: ``"auto"`` (default) is bf16 on a CUDA
+    device that supports it and fp32 elsewhere: on CPU bf16 is opt-in (``"bf16"``), it
+    changes scores slightly (README "Performance"); ``None``/``"fp32"`` never autocasts.
+    ``torch.compile`` where it pays: by default only on CUDA (on this CPU inductor was
+    slower than eager oneDNN); ``cuda_graphs=True`` compiles with
+    ``mode="reduce-overhead"`` (CUDA graphs; inputs of a fixed shape). GPU paths are
+    written to the same design but were not measured (no GPU in development).
     ``example`` (a clip batch) is run once to warm up (oneDNN primitives, compilation).
 
     Returns an :class:`Optimized` module in eval mode; call it under
     ``torch.inference_mode()``. Outputs equal the original's within float32 tolerance
     (fp32), or within bf16 tolerance with ``dtype="bf16"``.
     """
+    if isinstance(model, Optimized):
+        model = model.module
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    if isinstance(dtype, str) and dtype.lower() == "auto":
+        cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        dtype = "bf16" if cuda_bf16 else None
     if isinstance(dtype, str) and dtype.lower() not in _DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; choose fp32, bf16 or fp16")
     amp_dtype = _DTYPES[dtype.lower()] if isinstance(dtype, str) else dtype
     if amp_dtype is torch.float32:
         amp_dtype = None
-    if isinstance(model, Optimized):
-        model = model.module
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
 
     fast = copy.deepcopy(model).eval()
     for p in fast.parameters():
@@ -293,9 +300,7 @@ def optimize(
     if compile is None:
         compile = device.type == "cuda"
     if compile or cuda_graphs:
-        mode = "reduce-overhead" if cuda_graphs else "max-autotune-no-cudagraphs"
-        if device.type != "cuda":
-            mode = None
+        mode = "reduce-overhead" if cuda_graphs and device.type == "cuda" else None
         fast = torch.compile(fast, mode=mode, dynamic=False)
     wrapped = Optimized(
         fast, channels_last=channels_last, dtype=amp_dtype, device_type=device.type

@@ -81,7 +81,7 @@ def evaluate(
     if fast:
         from mrstnet.fastpath import optimize
 
-        model = optimize(model, compile=False)
+        model = optimize(model, dtype=None, compile=False)  # amp: autocast below
     classes = list(getattr(dataset, "classes", []))
     num_videos = len(dataset.videos) if hasattr(dataset, "videos") else None
     per_video = len(dataset) // num_videos if num_videos else 1

@@ -156,7 +156,7 @@ def predict(checkpoint, videos: list[str], *, top: int = 5, clips: int = 10, cro
 
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     ckpt = load_checkpoint(checkpoint)
-    model = optimize(build_model_from_checkpoint(ckpt).to(dev), compile=False)
+    model = optimize(build_model_from_checkpoint(ckpt).to(dev), dtype=None, compile=False)
     classes = ckpt["classes"]
     results = []
     for path in videos:
