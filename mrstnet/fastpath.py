@@ -188,16 +188,13 @@ def _fuse_sequential(seq: nn.Module) -> FusedConv | None:
     """``Sequential(conv, Identity[, ReLU])`` (a folded ConvBN) -> :class:`FusedConv`."""
     if not isinstance(seq, nn.Sequential) or not isinstance(seq[0], nn.Conv3d):
         return None
-    rest = list(seq)[1:]
-    if not all(isinstance(m, (nn.Identity, nn.ReLU)) for m in rest):
-        return None
-    if sum(isinstance(m, nn.ReLU) for m in rest) > 1 or (rest and isinstance(rest[0], nn.ReLU)
-                                                         and len(rest) > 1):
+    rest = [type(m) for m in list(seq)[1:] if not isinstance(m, nn.Identity)]
+    if rest not in ([], [nn.ReLU]):
         return None
     conv = seq[0]
     if conv.groups != 1 or tuple(conv.dilation) != (1, 1, 1) or conv.padding_mode != "zeros":
         return None
-    return FusedConv(conv, relu=any(isinstance(m, nn.ReLU) for m in rest))
+    return FusedConv(conv, relu=bool(rest))
 
 
 def fuse_for_inference(model: nn.Module) -> nn.Module:
