@@ -87,11 +87,12 @@ def tune_cpu_allocator(
     page-faults them back in the next step (on the 2-core dev machine: 35 s of system
     time in a 58 s block benchmark, steps ~2× slower). ``mallopt(M_MMAP_THRESHOLD)``
     and ``mallopt(M_TRIM_THRESHOLD)`` at run time do what the ``MALLOC_MMAP_THRESHOLD_``
-    / ``MALLOC_TRIM_THRESHOLD_`` variables do at process start. glibc caps the mmap
-    threshold at 32 MiB·(64-bit: HEAP_MAX/2) for its dynamic rule but accepts larger
-    explicit values up to ``HEAP_MAX_SIZE/2`` on some versions; we try ``mmap_threshold``
-    and fall back to 512 MiB, 256 MiB, 32 MiB. Returns True when applied; a no-op
-    (False) off Linux/glibc. Idempotent.
+    / ``MALLOC_TRIM_THRESHOLD_`` variables do at process start (the trim threshold is a C
+    int: at most 2 GiB). glibc 2.36 (this machine) accepts a 1 GiB mmap threshold; older
+    versions refuse values above 32 MiB (HEAP_MAX_SIZE/2), which would leave 100 MB
+    activations mmapped, so then we turn mmap off instead (``M_MMAP_MAX = 0``: every
+    block comes from the heap, and the trim threshold keeps it). Returns True when applied;
+    a no-op (False) off Linux/glibc. Idempotent.
     """
     global _ALLOCATOR_TUNED
     if _ALLOCATOR_TUNED:
@@ -104,11 +105,9 @@ def tune_cpu_allocator(
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    ok_mmap = any(
-        mallopt(M_MMAP_THRESHOLD, v) == 1
-        for v in (mmap_threshold, 512 << 20, 256 << 20, 32 << 20)
-    )
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -3, -4
+    ok_mmap = mallopt(M_MMAP_THRESHOLD, min(mmap_threshold, 2**31 - 1)) == 1
+    ok_mmap = ok_mmap or mallopt(M_MMAP_MAX, 0) == 1
     ok_trim = mallopt(M_TRIM_THRESHOLD, min(trim_threshold, 2**31 - 1)) == 1
     _ALLOCATOR_TUNED = ok_mmap and ok_trim
     return _ALLOCATOR_TUNED
