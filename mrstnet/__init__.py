@@ -2,7 +2,11 @@
 
 __version__ = "0.1.0"
 
-_LAZY = {"create_model": "mrstnet.models", "list_models": "mrstnet.models"}
+_LAZY = {
+    "create_model": "mrstnet.models",
+    "list_models": "mrstnet.models",
+    "optimize": "mrstnet.fastpath",
+}
 
 
 def __getattr__(name: str):
@@ -14,4 +18,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'mrstnet' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "create_model", "list_models"]
+__all__ = ["__version__", "create_model", "list_models", "optimize"]

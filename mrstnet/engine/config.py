@@ -46,6 +46,9 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads on CPU, 0 = torch's default
     seed: int = 0
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    # fast layout (README "Performance"): channels_last_3d weights and inputs, glibc malloc
+    # that keeps freed activations on CPU, mrstnet.optimize for evaluation; exact, off = False
+    fast: bool = True
     log_every: int = 20  # steps between JSON log lines
     ckpt_every: int = 0  # also checkpoint every N steps (0 = only at epoch ends)
     # validation after each epoch picks best.pt (0 = never: best.pt follows last.pt)

@@ -65,17 +65,23 @@ def evaluate(
     normalize=None,
     progress: bool = True,
     desc: str = "test",
+    fast: bool = True,
 ) -> dict:
     """Test `model` on a test-mode dataset (item i = clip i % K of video i // K).
 
     Returns the metrics dict (fractions in [0, 1]) with `per_class` and `confusion`.
     `shuffle_frames` permutes the frames of every clip the same way: a model that
-    ignores frame order scores the same, one that uses motion does not.
+    ignores frame order scores the same, one that uses motion does not. `fast` runs a
+    `mrstnet.optimize` copy of the model (the same scores to float32 rounding).
     """
     device = torch.device(device)
     collate_fn = collate_fn or _default_collate()
     normalize = normalize or _normalize()
     model = unwrap(model).to(device).eval()
+    if fast:
+        from mrstnet.fastpath import optimize
+
+        model = optimize(model, dtype=None, compile=False)  # amp: autocast below
     classes = list(getattr(dataset, "classes", []))
     num_videos = len(dataset.videos) if hasattr(dataset, "videos") else None
     per_video = len(dataset) // num_videos if num_videos else 1
@@ -100,7 +106,7 @@ def evaluate(
         if shuffle_frames:
             perm = frame_permutation(video.shape[2], shuffle_seed) if perm is None else perm
             video = video[:, :, perm.to(device)]
-        with autocast(device, amp):
+        with torch.inference_mode(), autocast(device, amp):
             logits = model(normalize(video))
         probs = logits.float().softmax(-1).cpu().numpy().astype(np.float64)
         label = batch["label"].tolist()
@@ -117,7 +123,7 @@ def evaluate(
         labels.update(y)
         clip_correct += cc
         clip_total += ct
-    num_classes = len(classes) or getattr(unwrap(model), "num_classes", 0)
+    num_classes = len(classes) or getattr(model, "num_classes", 0)
     return metrics(scores, labels, num_classes, clip_correct, clip_total, num_videos, classes)
 
 

@@ -152,10 +152,11 @@ def predict(checkpoint, videos: list[str], *, top: int = 5, clips: int = 10, cro
             device: str | None = None, batch_size: int = 8, amp: bool = True) -> list[dict]:
     """Top classes with probabilities for each video file, from a checkpoint alone."""
     from mrstnet.data import load_clips, normalize
+    from mrstnet.fastpath import optimize
 
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     ckpt = load_checkpoint(checkpoint)
-    model = build_model_from_checkpoint(ckpt).to(dev)
+    model = optimize(build_model_from_checkpoint(ckpt).to(dev), dtype=None, compile=False)
     classes = ckpt["classes"]
     results = []
     for path in videos:
@@ -166,7 +167,7 @@ def predict(checkpoint, videos: list[str], *, top: int = 5, clips: int = 10, cro
             continue
         probs = []
         for chunk in x.split(batch_size):
-            with autocast(dev, amp):
+            with torch.inference_mode(), autocast(dev, amp):
                 logits = model(normalize(chunk.to(dev)))
             probs.append(logits.float().softmax(-1).cpu())
         p = torch.cat(probs).mean(0)

@@ -21,6 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
+from ..fastpath import prepare_for_training, to_channels_last, tune_cpu_allocator
 from . import distributed
 from .checkpoint import (
     load_checkpoint,
@@ -177,6 +178,10 @@ def fit(
         raise ValueError(f"{len(train_set)} training clips are fewer than one batch of "
                          f"{cfg.batch_size}: lower batch_size")
     model.to(d.device)
+    if cfg.fast:  # exact; before the optimizer, whose state then has the same layout
+        if d.device.type == "cpu":
+            tune_cpu_allocator()
+        prepare_for_training(model, fast_impl=False)  # keeps a chosen impl="reference"
     optimizer = make_optimizer(cfg, model)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(cfg, steps_per_epoch))
     # bf16 needs no loss scaling; the scaler stays (disabled) so checkpoints keep one shape
@@ -212,7 +217,8 @@ def fit(
         if main:
             state = {
                 "model": model_config_of(model),
-                "state_dict": unwrap(model).state_dict(),
+                # default layout on disk, whatever the training layout (same keys, values)
+                "state_dict": {k: v.contiguous() for k, v in unwrap(model).state_dict().items()},
                 "classes": classes,
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
@@ -253,8 +259,9 @@ def fit(
             waited = time.perf_counter() - t_wait
             video = b["video"].to(d.device, non_blocking=True)
             label = b["label"].to(d.device, non_blocking=True)
+            x = normalize(video)
             with autocast(d.device, cfg.amp):
-                logits = train_model(normalize(video))
+                logits = train_model(to_channels_last(x) if cfg.fast else x)
             loss = F.cross_entropy(logits.float(), label, label_smoothing=cfg.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -294,7 +301,8 @@ def fit(
         if val_set is not None and cfg.val_every and (epoch % cfg.val_every == 0 or final):
             m = evaluate(train_model, val_set, batch_size=batch, num_workers=cfg.num_workers,
                          device=d.device, amp=cfg.amp, collate_fn=collate_fn,
-                         normalize=normalize, progress=progress, desc="validate")
+                         normalize=normalize, progress=progress, desc="validate",
+                         fast=cfg.fast)
             record.update(val_top1=m["top1"], val_top5=m["top5"], val_clip_top1=m["clip_top1"])
             improved = m["top1"] > best
             best = max(best, m["top1"])

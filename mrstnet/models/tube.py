@@ -91,7 +91,35 @@ def _gap_relu_mix(s: Tensor, t: Tensor, ws: nn.Conv3d, wt: nn.Conv3d) -> Tensor:
     """
     if _autocast_enabled(s.device):
         return gap(F.relu_(F.conv3d(s, ws.weight, ws.bias) + F.conv3d(t, wt.weight, wt.bias)))
+    if not torch.is_grad_enabled() or not any(
+        u.requires_grad for u in (s, t, ws.weight, wt.weight, ws.bias, wt.bias)
+    ):  # inference: no mask to keep; one fused conv + add + ReLU on oneDNN
+        mixed = F.conv3d(s, ws.weight, ws.bias + wt.bias)
+        return gap(conv_add_relu(t, wt.weight, None, mixed))
     return _GapReluMix.apply(s, t, ws.weight, wt.weight, ws.bias + wt.bias)
+
+
+def _mkldnn_ok(x: Tensor, w: Tensor) -> bool:
+    return (
+        x.device.type == "cpu"
+        and x.dtype == w.dtype == torch.float32
+        and torch.backends.mkldnn.is_available()
+        and not _autocast_enabled(x.device)
+        and not torch.is_grad_enabled()
+    )
+
+
+def conv_add_relu(
+    x: Tensor, w: Tensor, b: Tensor | None, other: Tensor,
+    stride=(1, 1, 1), padding=(0, 0, 0),
+) -> Tensor:
+    """ReLU(conv3d(x, w, b) + other), one oneDNN call (a post-op) in CPU fp32 inference."""
+    if _mkldnn_ok(x, w) and other.shape[1] == w.shape[0]:
+        return torch.ops.mkldnn._convolution_pointwise.binary(
+            x, other, w, b, list(padding), list(stride), [1, 1, 1], 1,
+            "add", None, "relu", [], "",
+        )  # fmt: skip
+    return F.relu_(F.conv3d(x, w, b, stride, padding) + other)
 
 
 def _autocast_enabled(device: torch.device) -> bool:
@@ -141,9 +169,13 @@ def _conv1x1_backward(grad: Tensor, x: Tensor, w: Tensor, need_x: bool, need_w: 
 class STFGate(nn.Module):
     """Spatio-temporal fusion (Eq. 4–7): X* = S ⊙ σ(z_S) + T ⊙ σ(z_T), z = GAP(·~)."""
 
-    def forward(self, s: Tensor, t: Tensor, z_s: Tensor, z_t: Tensor) -> Tensor:
+    def forward(
+        self, s: Tensor, t: Tensor, z_s: Tensor, z_t: Tensor, *, inplace: bool = False
+    ) -> Tensor:
         g_s = torch.sigmoid(z_s).to(s.dtype)[..., None, None, None]
         g_t = torch.sigmoid(z_t).to(t.dtype)[..., None, None, None]
+        if inplace:  # inference: S is not needed afterwards, write X* over it
+            return s.mul_(g_s).addcmul_(t, g_t)
         return torch.addcmul(s * g_s, t, g_t)
 
 
@@ -209,17 +241,23 @@ class Tube(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.unit == "c3d":
             return self.conv(x)
+        return self.restore(self.fuse(x))
+
+    def fuse(self, x: Tensor) -> Tensor:
+        """X*, the tube before ``restore`` (``mrstnet.optimize`` fuses restore with the
+        residual add). Without autograd the gate works in place on S."""
         x = self.reduce(x)
         s, t = self.spatial(x), self.temporal(x)
+        inplace = not torch.is_grad_enabled()
         if self.unit == "std":
-            x = s + t
-        elif self.unit == "std_stf":
-            x = self.gate(s, t, gap(s), gap(t))
+            return s.add_(t) if inplace else s + t
+        if self.unit == "std_stf":
+            z = gap(s), gap(t)
         elif self.impl == "fast":
-            x = self.gate(s, t, *self._reinforce_fast(s, t))
+            z = self._reinforce_fast(s, t)
         else:
-            x = self.gate(s, t, *self._reinforce_reference(s, t))
-        return self.restore(x)
+            z = self._reinforce_reference(s, t)
+        return self.gate(s, t, *z, inplace=inplace)
 
     def _reinforce_reference(self, s: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
         """Eq. 1–3 literally; returns (GAP(S~), GAP(T~))."""

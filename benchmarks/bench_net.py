@@ -1,0 +1,50 @@
+"""Whole-network speed of MRST-T-Net (issue 6), run by hand; `mrstnet bench` with result files.
+
+    python benchmarks/bench_net.py [--rounds 5] [--only WORD] [--ablate] [--dtype bf16]
+    python benchmarks/bench_net.py --merge part1.json part2.json   # runs split by --only
+
+writes benchmarks/results/net.json and net.md (see mrstnet/bench.py for what is timed).
+On a busy machine, run the cases separately (`--only inference`, `--only "mrst_t_net train"`,
+`--only demo`) to keep each invocation short, then merge: every row keeps the peak and
+the baseline of its own run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's mrstnet, not an installed one
+from mrstnet.bench import format_table  # noqa: E402
+from mrstnet.cli import main  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "results"
+
+
+def merge(paths: list[str]) -> int:
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    merged = {"rows": [r for p in parts for r in p["rows"]],
+              "peak_conv": parts[0]["peak_conv"], "env": parts[0]["env"],
+              "runs": [{"env": p["env"], "peak_conv": p["peak_conv"],
+                        "cases": sorted({r["case"] for r in p["rows"]})} for p in parts]}
+    peaks = [p["peak_conv"]["gflops"] for p in parts]
+    merged["peak_conv"] = dict(parts[0]["peak_conv"], gflops=sorted(peaks)[len(peaks) // 2])
+    (OUT / "net.json").write_text(json.dumps(merged, indent=1) + "\n")
+    note = ("\n\nMerged from separate runs; each row's % of peak and speed-up use the "
+            "peak conv and the reference of its own run: "
+            + ", ".join(f"{', '.join(r['cases'])}: peak {r['peak_conv']['gflops']:.0f} GFLOP/s"
+                        for r in merged["runs"]) + ".")
+    (OUT / "net.md").write_text(format_table(merged, markdown=True) + note + "\n")
+    print(format_table(merged) + note)
+    return 0
+
+
+if __name__ == "__main__":
+    argv = sys.argv[1:]
+    if argv[:1] == ["--merge"]:
+        raise SystemExit(merge(argv[1:]))
+    if "--json" not in argv:
+        argv += ["--json", str(OUT / "net.json"), "--markdown", str(OUT / "net.md")]
+    raise SystemExit(main(["bench", *argv]))
