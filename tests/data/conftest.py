@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from media import write_bad_videos
+
+from .media import write_bad_videos
 
 
 @pytest.fixture(autouse=True)

@@ -6,11 +6,12 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from media import moving_frames
 
 from mrstnet.data.check import check_video
 from mrstnet.data.synthetic import write_video
 from mrstnet.data.video import VideoDecodeError, VideoReader, probe, read_all_frames, read_frames
+
+from .media import moving_frames
 
 FORMATS = [("mpeg4", "avi"), ("libx264", "mp4"), ("libvpx-vp9", "webm"), ("libx264", "mkv")]
 

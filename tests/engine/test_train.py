@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from engine_toy import run
 
 from mrstnet.engine.checkpoint import load_checkpoint
 from mrstnet.engine.config import build_config
 from mrstnet.engine.train import EpochSampler, lr_factor
+
+from .engine_toy import run
 
 ROOT = Path(__file__).resolve().parents[2]
 TOY = str(ROOT / "tests" / "engine" / "engine_toy.py")
