@@ -25,17 +25,31 @@ OUT = ROOT / "benchmarks" / "results"
 
 def merge(paths: list[str]) -> int:
     parts = [json.loads(Path(p).read_text()) for p in paths]
-    merged = {"rows": [r for p in parts for r in p["rows"]],
-              "peak_conv": parts[0]["peak_conv"], "env": parts[0]["env"],
-              "runs": [{"env": p["env"], "peak_conv": p["peak_conv"],
-                        "cases": sorted({r["case"] for r in p["rows"]})} for p in parts]}
+    merged = {
+        "rows": [r for p in parts for r in p["rows"]],
+        "peak_conv": parts[0]["peak_conv"],
+        "env": parts[0]["env"],
+        "runs": [
+            {
+                "env": p["env"],
+                "peak_conv": p["peak_conv"],
+                "cases": sorted({r["case"] for r in p["rows"]}),
+            }
+            for p in parts
+        ],
+    }
     peaks = [p["peak_conv"]["gflops"] for p in parts]
     merged["peak_conv"] = dict(parts[0]["peak_conv"], gflops=sorted(peaks)[len(peaks) // 2])
     (OUT / "net.json").write_text(json.dumps(merged, indent=1) + "\n")
-    note = ("\n\nMerged from separate runs; each row's % of peak and speed-up use the "
-            "peak conv and the reference of its own run: "
-            + ", ".join(f"{', '.join(r['cases'])}: peak {r['peak_conv']['gflops']:.0f} GFLOP/s"
-                        for r in merged["runs"]) + ".")
+    note = (
+        "\n\nMerged from separate runs; each row's % of peak and speed-up use the "
+        "peak conv and the reference of its own run: "
+        + ", ".join(
+            f"{', '.join(r['cases'])}: peak {r['peak_conv']['gflops']:.0f} GFLOP/s"
+            for r in merged["runs"]
+        )
+        + "."
+    )
     (OUT / "net.md").write_text(format_table(merged, markdown=True) + note + "\n")
     print(format_table(merged) + note)
     return 0

@@ -38,8 +38,14 @@ def batches(args):
 
     ckpt = load_checkpoint(args.checkpoint)
     model = build_model_from_checkpoint(ckpt)
-    ds = build_dataset("ucf101", args.root, subset="test", train=False, num_clips=args.clips,
-                       **dataset_kwargs(ckpt["data"]))
+    ds = build_dataset(
+        "ucf101",
+        args.root,
+        subset="test",
+        train=False,
+        num_clips=args.clips,
+        **dataset_kwargs(ckpt["data"]),
+    )
     loader = torch.utils.data.DataLoader(ds, batch_size=8, collate_fn=collate, num_workers=2)
     for b in loader:
         if b is not None and len(b["label"]):
@@ -74,8 +80,13 @@ def main() -> int:
                     votes[k][v] = votes[k].get(v, 0) + pr
             labels.update(zip(vid.tolist(), y.tolist(), strict=True))
     d = torch.cat(diffs)
-    out = {"checkpoint": args.checkpoint, "clips": n, "max_abs_prob_diff": float(d.max()),
-           "mean_abs_prob_diff": float(d.mean()), "top1_agreement": agree / n}
+    out = {
+        "checkpoint": args.checkpoint,
+        "clips": n,
+        "max_abs_prob_diff": float(d.max()),
+        "mean_abs_prob_diff": float(d.mean()),
+        "top1_agreement": agree / n,
+    }
     for k, v in votes.items():
         if v:
             hits = sum(int(s.argmax()) == labels[i] for i, s in v.items())

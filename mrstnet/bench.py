@@ -89,8 +89,14 @@ def _train_step(model: nn.Module, opt, x, y, amp_dtype, device_type) -> Callable
     return step
 
 
-def build_variants(case: Case, device: torch.device, *, dtype: str | None = None,
-                   compile: bool = False, ablate: bool = False) -> dict[str, Callable[[], None]]:  # noqa: A002
+def build_variants(
+    case: Case,
+    device: torch.device,
+    *,
+    dtype: str | None = None,
+    compile: bool = False,
+    ablate: bool = False,
+) -> dict[str, Callable[[], None]]:  # noqa: A002
     """name -> a callable doing one timed unit of work (one batch)."""
     torch.manual_seed(0)
     base = create_model(case.model, impl="reference", **case.kwargs).to(device)
@@ -132,11 +138,13 @@ def build_variants(case: Case, device: torch.device, *, dtype: str | None = None
     out["ours"] = _train_step(run_model, opt, to_channels_last(x), y, amp, device.type)
     if ablate:
         m1 = prepare_for_training(copy.deepcopy(base), channels_last=False)
-        out["fast impl"] = _train_step(m1, torch.optim.AdamW(m1.parameters()), x, y, None,
-                                       device.type)
+        out["fast impl"] = _train_step(
+            m1, torch.optim.AdamW(m1.parameters()), x, y, None, device.type
+        )
         m2 = copy.deepcopy(base).to(memory_format=torch.channels_last_3d)
         out["reference + channels_last"] = _train_step(
-            m2, torch.optim.AdamW(m2.parameters()), to_channels_last(x), y, None, device.type)
+            m2, torch.optim.AdamW(m2.parameters()), to_channels_last(x), y, None, device.type
+        )
     return out
 
 
@@ -170,9 +178,19 @@ def _time(fn: Callable[[], None], device: torch.device) -> float:
     return time.perf_counter() - t0
 
 
-def run_bench(*, rounds: int = 5, warmup: int = 1, quick: bool = False, device: str = "cpu",
-              dtype: str | None = None, compile: bool = False, ablate: bool = False,  # noqa: A002
-              tune_allocator: bool = True, only: list[str] | None = None, log=print) -> dict:
+def run_bench(
+    *,
+    rounds: int = 5,
+    warmup: int = 1,
+    quick: bool = False,
+    device: str = "cpu",
+    dtype: str | None = None,
+    compile: bool = False,
+    ablate: bool = False,  # noqa: A002
+    tune_allocator: bool = True,
+    only: list[str] | None = None,
+    log=print,
+) -> dict:
     dev = torch.device(device)
     tuned = tune_cpu_allocator() if tune_allocator and dev.type == "cpu" else False
     peak_fn, peak_flops = peak_conv(dev, quick, dtype)
@@ -246,16 +264,19 @@ def format_table(result: dict, markdown: bool = False) -> str:
             f"{r['gflops']:.0f}", f"{100 * r['of_peak']:.0f}%", f"{r['speedup']:.2f}×",
         ])  # fmt: skip
     env = result["env"]
-    foot = (f"peak: {result['peak_conv']['shape']} = {result['peak_conv']['gflops']:.0f} GFLOP/s; "
-            f"median of {env['rounds']} interleaved rounds; {env['device']} ({env['processor']}), "
-            f"{env['threads']} threads, {env['dtype']}, torch {env['torch']}; GFLOP/s from the "
-            "reference formulation's FLOPs (training step = 3× forward).")
+    foot = (
+        f"peak: {result['peak_conv']['shape']} = {result['peak_conv']['gflops']:.0f} GFLOP/s; "
+        f"median of {env['rounds']} interleaved rounds; {env['device']} ({env['processor']}), "
+        f"{env['threads']} threads, {env['dtype']}, torch {env['torch']}; GFLOP/s from the "
+        "reference formulation's FLOPs (training step = 3× forward)."
+    )
     if markdown:
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         out += ["| " + " | ".join(line) + " |" for line in lines[1:]]
         return "\n".join(out) + "\n\n" + foot
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
-    out = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
-           for line in lines]
+    out = [
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    ]
     out.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(out) + "\n" + foot

@@ -78,9 +78,7 @@ def prepare_for_training(
 _ALLOCATOR_TUNED = False
 
 
-def tune_cpu_allocator(
-    mmap_threshold: int = 1 << 30, trim_threshold: int = 64 << 30
-) -> bool:
+def tune_cpu_allocator(mmap_threshold: int = 1 << 30, trim_threshold: int = 64 << 30) -> bool:
     """Stop glibc from returning big freed blocks to the OS after each step.
 
     With glibc's defaults every CPU training step unmaps its large activations and

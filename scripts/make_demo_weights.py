@@ -24,8 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     path = make_demo_weights(args.checkpoint, args.out)
     info = weights_info(path)
-    print(f"wrote {path}: {info['arch']} ({info['unit']}), {info['classes']} classes, "
-          f"{info['bytes'] / 2**20:.2f} MB, clips {info['data']}")
+    print(
+        f"wrote {path}: {info['arch']} ({info['unit']}), {info['classes']} classes, "
+        f"{info['bytes'] / 2**20:.2f} MB, clips {info['data']}"
+    )
     return 0
 
 

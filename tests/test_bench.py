@@ -18,8 +18,24 @@ def _one_thread():
 
 def test_bench_quick_writes_rows(tmp_path, capsys):
     out = tmp_path / "net.json"
-    assert main(["bench", "--quick", "--rounds", "1", "--warmup", "0", "--only", "inference",
-                 "--no-tune-allocator", "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--quick",
+                "--rounds",
+                "1",
+                "--warmup",
+                "0",
+                "--only",
+                "inference",
+                "--no-tune-allocator",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "reference" in text and "ours" in text and "peak" in text
     result = json.loads(out.read_text())

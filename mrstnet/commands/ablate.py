@@ -14,8 +14,13 @@ def register(sub) -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--units", nargs="+", default=list(UNITS), choices=UNITS)
     p.add_argument("--preset", default="ablation")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="e.g. --set max_steps=100 (the budget every unit gets)")
+    p.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="e.g. --set max_steps=100 (the budget every unit gets)",
+    )
     p.add_argument("--test-clips", type=int, default=3)
     p.add_argument("--videos-per-class", type=int, default=150)
     p.add_argument("--progress", action="store_true")
@@ -25,7 +30,15 @@ def register(sub) -> None:
 def run(args) -> int:
     from mrstnet.engine.ablate import run_ablation
 
-    run_ablation(args.out, root=args.root, seeds=tuple(range(args.seeds)), units=args.units,
-                 preset=args.preset, sets=args.set, test_clips=args.test_clips,
-                 videos_per_class=args.videos_per_class, progress=args.progress)
+    run_ablation(
+        args.out,
+        root=args.root,
+        seeds=tuple(range(args.seeds)),
+        units=args.units,
+        preset=args.preset,
+        sets=args.set,
+        test_clips=args.test_clips,
+        videos_per_class=args.videos_per_class,
+        progress=args.progress,
+    )
     return 0

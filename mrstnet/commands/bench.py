@@ -24,13 +24,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--warmup", type=int, default=1, help="untimed runs per variant first")
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test, seconds)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
-    p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32",
-                   help="autocast dtype of 'ours' (the reference stays fp32)")
+    p.add_argument(
+        "--dtype",
+        choices=["fp32", "bf16", "fp16"],
+        default="fp32",
+        help="autocast dtype of 'ours' (the reference stays fp32)",
+    )
     p.add_argument("--compile", action="store_true", help="torch.compile 'ours'")
-    p.add_argument("--ablate", action="store_true",
-                   help="also time the fast path one step at a time")
-    p.add_argument("--no-tune-allocator", action="store_true",
-                   help="leave glibc malloc at its defaults (the tuning is process-wide)")
+    p.add_argument(
+        "--ablate", action="store_true", help="also time the fast path one step at a time"
+    )
+    p.add_argument(
+        "--no-tune-allocator",
+        action="store_true",
+        help="leave glibc malloc at its defaults (the tuning is process-wide)",
+    )
     p.add_argument("--only", nargs="+", metavar="WORD", help="only cases whose name has WORD")
     p.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
@@ -45,13 +53,22 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    result = run_bench(rounds=args.rounds, warmup=args.warmup, quick=args.quick,
-                       device=args.device, dtype=None if args.dtype == "fp32" else args.dtype,
-                       compile=args.compile, ablate=args.ablate,
-                       tune_allocator=not args.no_tune_allocator, only=args.only)
+    result = run_bench(
+        rounds=args.rounds,
+        warmup=args.warmup,
+        quick=args.quick,
+        device=args.device,
+        dtype=None if args.dtype == "fp32" else args.dtype,
+        compile=args.compile,
+        ablate=args.ablate,
+        tune_allocator=not args.no_tune_allocator,
+        only=args.only,
+    )
     print(format_table(result))
-    for path, text in ((args.json, json.dumps(result, indent=1) + "\n"),
-                       (args.markdown, format_table(result, markdown=True) + "\n")):
+    for path, text in (
+        (args.json, json.dumps(result, indent=1) + "\n"),
+        (args.markdown, format_table(result, markdown=True) + "\n"),
+    ):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             Path(path).write_text(text)

@@ -8,11 +8,14 @@ ORDER = 33
 
 
 def register(sub) -> None:
-    p = sub.add_parser("export", help="export a checkpoint to ONNX or TorchScript",
-                       description="Export the eval-mode model (reference tubes: plain ops, same "
-                                   "outputs). ONNX: opset 17, dynamic batch axis, and dynamic "
-                                   "frame axis for MRST-Net. Input 'video' float (N, 3, L, H, W), "
-                                   "normalised as mrstnet.data.normalize; output 'logits'.")
+    p = sub.add_parser(
+        "export",
+        help="export a checkpoint to ONNX or TorchScript",
+        description="Export the eval-mode model (reference tubes: plain ops, same "
+        "outputs). ONNX: opset 17, dynamic batch axis, and dynamic "
+        "frame axis for MRST-Net. Input 'video' float (N, 3, L, H, W), "
+        "normalised as mrstnet.data.normalize; output 'logits'.",
+    )
     p.add_argument("--checkpoint", required=True, metavar="CKPT")
     p.add_argument("--format", required=True, choices=("onnx", "torchscript"))
     p.add_argument("--out", required=True, metavar="FILE")
@@ -29,8 +32,13 @@ def run(args) -> int:
     model = build_model_from_checkpoint(ckpt)
     data = ckpt.get("data") or {}
     try:
-        info = export(model, args.out, args.format, frames=args.frames or data.get("frames"),
-                      size=args.size or data.get("crop_size"))
+        info = export(
+            model,
+            args.out,
+            args.format,
+            frames=args.frames or data.get("frames"),
+            size=args.size or data.get("crop_size"),
+        )
     except ImportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -7,8 +7,11 @@ ORDER = 32
 
 def register(sub) -> None:
     p = sub.add_parser("predict", help="top classes with probabilities for video files")
-    p.add_argument("--checkpoint", metavar="CKPT",
-                   help="default: the shipped demo weights (mrstnet/weights/demo.pt)")
+    p.add_argument(
+        "--checkpoint",
+        metavar="CKPT",
+        help="default: the shipped demo weights (mrstnet/weights/demo.pt)",
+    )
     p.add_argument("videos", nargs="+", metavar="VIDEO")
     p.add_argument("--top", type=int, default=5)
     p.add_argument("--clips", type=int, default=10, help="clips per video, scores averaged")
@@ -32,8 +35,14 @@ def run(args) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         print(f"using the shipped demo weights {checkpoint}")
-    results = predict(checkpoint, args.videos, top=args.top, clips=args.clips,
-                      crops=args.crops, device=args.device)
+    results = predict(
+        checkpoint,
+        args.videos,
+        top=args.top,
+        clips=args.clips,
+        crops=args.crops,
+        device=args.device,
+    )
     for r in results:
         print(r["video"])
         if "error" in r:

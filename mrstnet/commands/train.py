@@ -11,8 +11,9 @@ DATASETS = ("ucf101", "hmdb51", "kinetics", "list", "folder")
 def add_dataset_args(p: argparse.ArgumentParser, split_all_help: str) -> None:
     p.add_argument("--dataset", required=True, choices=DATASETS)
     p.add_argument("--root", required=True, help="the dataset folder")
-    p.add_argument("--split", default="1",
-                   help=f"1, 2 or 3 for ucf101/hmdb51; 'all' {split_all_help}")
+    p.add_argument(
+        "--split", default="1", help=f"1, 2 or 3 for ucf101/hmdb51; 'all' {split_all_help}"
+    )
     p.add_argument("--annotations", help="list file (--dataset list) or annotations folder")
     p.add_argument("--device", help="cuda, cuda:N or cpu (default: cuda when present)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -27,26 +28,44 @@ def parse_splits(args) -> list[int]:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train a model with a preset recipe",
-                       description="Train a model. Under `torchrun --nproc_per_node N -m mrstnet "
-                                   "train ...` it runs data-parallel (DDP); the batch size is "
-                                   "global.")
+    p = sub.add_parser(
+        "train",
+        help="train a model with a preset recipe",
+        description="Train a model. Under `torchrun --nproc_per_node N -m mrstnet "
+        "train ...` it runs data-parallel (DDP); the batch size is "
+        "global.",
+    )
     add_dataset_args(p, "trains the three splits into RUN_DIR/split{1,2,3} and tests each")
     p.add_argument("--val-annotations", help="validation list file (--dataset list)")
     p.add_argument("--model", help="model name (default: the preset's)")
-    p.add_argument("--preset", required=True,
-                   help="kinetics_scratch, ucf101_finetune, hmdb51_finetune, demo, or a YAML path")
+    p.add_argument(
+        "--preset",
+        required=True,
+        help="kinetics_scratch, ucf101_finetune, hmdb51_finetune, demo, or a YAML path",
+    )
     p.add_argument("--out", required=True, metavar="RUN_DIR")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
-    p.add_argument("--init", metavar="CKPT",
-                   help="start from these weights (classifier replaced if the classes differ); "
-                        "imagenet:FILE inflates a 2D ResNet state dict (torchvision/timm names) "
-                        "into MRST-Net's spatial 1×k×k convs, 1×1×1 convs and BNs")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="override preset keys, e.g. --set lr=3e-4 epochs=5 model_args.head=lstm")
+    p.add_argument(
+        "--init",
+        metavar="CKPT",
+        help="start from these weights (classifier replaced if the classes differ); "
+        "imagenet:FILE inflates a 2D ResNet state dict (torchvision/timm names) "
+        "into MRST-Net's spatial 1×k×k convs, 1×1×1 convs and BNs",
+    )
+    p.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override preset keys, e.g. --set lr=3e-4 epochs=5 model_args.head=lstm",
+    )
     p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
-    p.add_argument("--test-clips", type=int, default=20,
-                   help="clips per video for the final tests of --split all")
+    p.add_argument(
+        "--test-clips",
+        type=int,
+        default=20,
+        help="clips per video for the final tests of --split all",
+    )
     p.set_defaults(func=run)
 
 
@@ -67,16 +86,38 @@ def run(args) -> int:
     results = {}
     for split in splits:
         out = Path(args.out) / f"split{split}" if len(splits) > 1 else Path(args.out)
-        cfg = resolve_config(args.preset, args.set, out, args.resume, model=args.model,
-                             amp=False if args.no_amp else None)
-        summary = train_run(cfg, dataset=args.dataset, root=args.root, out=out, split=split,
-                            annotations=args.annotations, val_annotations=args.val_annotations,
-                            resume=args.resume, init=args.init, device=args.device,
-                            progress=not args.no_progress)
+        cfg = resolve_config(
+            args.preset,
+            args.set,
+            out,
+            args.resume,
+            model=args.model,
+            amp=False if args.no_amp else None,
+        )
+        summary = train_run(
+            cfg,
+            dataset=args.dataset,
+            root=args.root,
+            out=out,
+            split=split,
+            annotations=args.annotations,
+            val_annotations=args.val_annotations,
+            resume=args.resume,
+            init=args.init,
+            device=args.device,
+            progress=not args.no_progress,
+        )
         if len(splits) > 1:
-            results[split] = test_run(out / "best.pt", dataset=args.dataset, root=args.root,
-                                      split=split, clips=args.test_clips, device=args.device,
-                                      amp=cfg.amp, progress=not args.no_progress)
+            results[split] = test_run(
+                out / "best.pt",
+                dataset=args.dataset,
+                root=args.root,
+                split=split,
+                clips=args.test_clips,
+                device=args.device,
+                amp=cfg.amp,
+                progress=not args.no_progress,
+            )
         elif distributed.rank() == 0:
             best = summary.get("best_top1")
             print(f"done: {out / 'best.pt'}" + (f" (val top1 {best:.4f})" if best else ""))
@@ -85,7 +126,9 @@ def run(args) -> int:
         write_json(Path(args.out) / "splits.json", public_json(avg))
         for s, m in avg["splits"].items():
             print(f"split {s}: top1 {m['top1']:.4f}  top5 {m['top5']:.4f}")
-        print(f"3-split average: top1 {avg['top1']:.4f}  top5 {avg['top5']:.4f}  "
-              f"mean_class_acc {avg['mean_class_acc']:.4f}")
+        print(
+            f"3-split average: top1 {avg['top1']:.4f}  top5 {avg['top5']:.4f}  "
+            f"mean_class_acc {avg['mean_class_acc']:.4f}"
+        )
     distributed.cleanup()
     return 0

@@ -43,15 +43,17 @@ def dynamic_frames(model: nn.Module) -> bool:
     return getattr(getattr(model, "config", None), "arch", None) == "mrst_net"
 
 
-def example_input(model: nn.Module, frames: int | None = None, size: int | None = None,
-                  batch: int = 1) -> torch.Tensor:
+def example_input(
+    model: nn.Module, frames: int | None = None, size: int | None = None, batch: int = 1
+) -> torch.Tensor:
     """A normalised-range random clip (batch, 3, frames, size, size); defaults from the model."""
     f, s = getattr(model, "default_input", (16, 112))
     return torch.randn(batch, 3, frames or f, size or s, size or s)
 
 
-def export_onnx(model: nn.Module, out: str | os.PathLike, *, frames: int | None = None,
-                size: int | None = None) -> dict:
+def export_onnx(
+    model: nn.Module, out: str | os.PathLike, *, frames: int | None = None, size: int | None = None
+) -> dict:
     """Write ``model`` as ONNX (opset 17) to ``out``; input "video" (N, 3, L, H, W) float32
     normalised, output "logits" (N, classes). Returns what was exported."""
     try:
@@ -67,17 +69,28 @@ def export_onnx(model: nn.Module, out: str | os.PathLike, *, frames: int | None 
     out.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad(), _quiet():
         torch.onnx.export(
-            model, (x,), str(out), input_names=[INPUT], output_names=[OUTPUT],
-            dynamic_axes={INPUT: axes, OUTPUT: {0: "batch"}}, opset_version=OPSET,
+            model,
+            (x,),
+            str(out),
+            input_names=[INPUT],
+            output_names=[OUTPUT],
+            dynamic_axes={INPUT: axes, OUTPUT: {0: "batch"}},
+            opset_version=OPSET,
             dynamo=False,
         )
     onnx.checker.check_model(str(out))
-    return {"format": "onnx", "path": str(out), "opset": OPSET, "input": list(x.shape),
-            "dynamic_axes": sorted(axes.values())}
+    return {
+        "format": "onnx",
+        "path": str(out),
+        "opset": OPSET,
+        "input": list(x.shape),
+        "dynamic_axes": sorted(axes.values()),
+    }
 
 
-def export_torchscript(model: nn.Module, out: str | os.PathLike, *, frames: int | None = None,
-                       size: int | None = None) -> dict:
+def export_torchscript(
+    model: nn.Module, out: str | os.PathLike, *, frames: int | None = None, size: int | None = None
+) -> dict:
     """Write ``model`` traced to TorchScript (``torch.jit.load`` reads it back)."""
     model = export_ready(model)
     x = example_input(model, frames, size)

@@ -48,8 +48,9 @@ def find_tube(model: nn.Module, block: str | None) -> tuple[str, Tube]:
 
 
 @torch.no_grad()
-def feature_maps(model: nn.Module, clip: Tensor, block: str | None = None
-                 ) -> tuple[str, dict[str, Tensor], Tensor]:
+def feature_maps(
+    model: nn.Module, clip: Tensor, block: str | None = None
+) -> tuple[str, dict[str, Tensor], Tensor]:
     """Run ``clip`` (1, 3, L, H, W), normalised; returns the tube's name, its maps
     {"S", "T", "S~", "T~"} each (C, L', H', W') and the logits (1, classes)."""
     was = [(m, m.impl) for m in model.modules() if isinstance(m, Tube)]
@@ -65,8 +66,11 @@ def feature_maps(model: nn.Module, clip: Tensor, block: str | None = None
         return hook
 
     parts = {"S": "spatial", "T": "temporal", "ss": "ss", "ts": "ts", "st": "st", "tt": "tt"}
-    handles = [getattr(tube, attr).register_forward_hook(keep(key))
-               for key, attr in parts.items() if hasattr(tube, attr)]
+    handles = [
+        getattr(tube, attr).register_forward_hook(keep(key))
+        for key, attr in parts.items()
+        if hasattr(tube, attr)
+    ]
     try:
         logits = model.eval()(clip)
     finally:
@@ -83,8 +87,15 @@ def feature_maps(model: nn.Module, clip: Tensor, block: str | None = None
     return name, out, logits
 
 
-def render(frame: Tensor, maps: dict[str, Tensor], t: int, out: str | os.PathLike, *,
-           title: str = "", channels: int = 4) -> Path:
+def render(
+    frame: Tensor,
+    maps: dict[str, Tensor],
+    t: int,
+    out: str | os.PathLike,
+    *,
+    title: str = "",
+    channels: int = 4,
+) -> Path:
     """Draw ``frame`` (3, H, W) uint8 and the maps' frame ``t`` (scaled to the clip length)
     to a PNG: energy maps in the first row, ``channels`` single channels below."""
     try:
@@ -119,8 +130,15 @@ def render(frame: Tensor, maps: dict[str, Tensor], t: int, out: str | os.PathLik
     return out
 
 
-def visualize(checkpoint, video, out_dir, *, block: str | None = None, frame: int | None = None,
-              channels: int = 4) -> Path:
+def visualize(
+    checkpoint,
+    video,
+    out_dir,
+    *,
+    block: str | None = None,
+    frame: int | None = None,
+    channels: int = 4,
+) -> Path:
     """The Figure 3 picture for one video (the middle clip) from a checkpoint alone."""
     from mrstnet.data import load_clips, normalize
     from mrstnet.engine.checkpoint import build_model_from_checkpoint, load_checkpoint

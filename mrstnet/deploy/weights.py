@@ -22,7 +22,8 @@ def demo_checkpoint() -> Path:
     if not DEMO.is_file():
         raise FileNotFoundError(
             f"no shipped demo weights at {DEMO}: give --checkpoint, or make them from a demo "
-            "run with `python scripts/make_demo_weights.py RUN_DIR/best.pt`")
+            "run with `python scripts/make_demo_weights.py RUN_DIR/best.pt`"
+        )
     return DEMO
 
 
@@ -33,14 +34,22 @@ def slim_checkpoint(ckpt: dict) -> dict:
         raise ValueError(f"checkpoint lacks {', '.join(missing)}: not made by mrstnet train")
     # a fresh contiguous copy: a saved view would drag its whole storage into the file
     state = {k: v.detach().clone().contiguous() for k, v in ckpt["state_dict"].items()}
-    data = {k: ckpt["data"][k] for k in ("frames", "frame_step", "short_side", "crop_size")
-            if k in ckpt["data"]}
-    return {"model": dict(ckpt["model"]), "state_dict": state, "classes": list(ckpt["classes"]),
-            "data": data}
+    data = {
+        k: ckpt["data"][k]
+        for k in ("frames", "frame_step", "short_side", "crop_size")
+        if k in ckpt["data"]
+    }
+    return {
+        "model": dict(ckpt["model"]),
+        "state_dict": state,
+        "classes": list(ckpt["classes"]),
+        "data": data,
+    }
 
 
-def make_demo_weights(checkpoint: str | os.PathLike, out: str | os.PathLike = DEMO, *,
-                      source: str | None = None) -> Path:
+def make_demo_weights(
+    checkpoint: str | os.PathLike, out: str | os.PathLike = DEMO, *, source: str | None = None
+) -> Path:
     """Write :func:`slim_checkpoint` of ``checkpoint`` (e.g. RUN_DIR/best.pt) to ``out``."""
     from mrstnet.engine.checkpoint import (
         build_model_from_checkpoint,
@@ -55,8 +64,10 @@ def make_demo_weights(checkpoint: str | os.PathLike, out: str | os.PathLike = DE
     size = path.stat().st_size
     if size > MAX_BYTES:
         path.unlink()
-        raise ValueError(f"{size / 2**20:.1f} MB is too large to ship as package data "
-                         f"(limit {MAX_BYTES / 2**20:.0f} MB): use a smaller model")
+        raise ValueError(
+            f"{size / 2**20:.1f} MB is too large to ship as package data "
+            f"(limit {MAX_BYTES / 2**20:.0f} MB): use a smaller model"
+        )
     return path
 
 
@@ -66,6 +77,11 @@ def weights_info(path: str | os.PathLike = DEMO) -> dict:
 
     ckpt = load_checkpoint(path)
     n = sum(v.numel() for v in ckpt["state_dict"].values())
-    return {"arch": ckpt["model"]["arch"], "unit": ckpt["model"].get("unit"),
-            "classes": len(ckpt["classes"]), "tensors_numel": n, "data": ckpt["data"],
-            "bytes": Path(path).stat().st_size}
+    return {
+        "arch": ckpt["model"]["arch"],
+        "unit": ckpt["model"].get("unit"),
+        "classes": len(ckpt["classes"]),
+        "tensors_numel": n,
+        "data": ckpt["data"],
+        "bytes": Path(path).stat().st_size,
+    }

@@ -19,16 +19,38 @@ from .runner import test_run, train_run
 
 UNITS = ("c3d", "std", "std_stf", "mrst_p", "mrst_s", "mrst_t")
 MODEL = {"c3d": "c3d", **{u: f"c3d_{u}" for u in UNITS[1:]}}
-LABEL = {"c3d": "C3D", "std": "STD", "std_stf": "STD+STF", "mrst_p": "MRST-P",
-         "mrst_s": "MRST-S", "mrst_t": "MRST-T"}
+LABEL = {
+    "c3d": "C3D",
+    "std": "STD",
+    "std_stf": "STD+STF",
+    "mrst_p": "MRST-P",
+    "mrst_s": "MRST-S",
+    "mrst_t": "MRST-T",
+}
 # Table 2 of the paper: top-1 UCF101, HMDB51, size (MB)
-PAPER = {"c3d": (85.3, 58.5, 321), "std": (86.9, 60.8, 209), "std_stf": (88.8, 63.8, 213),
-         "mrst_p": (91.2, 67.2, 211), "mrst_s": (90.8, 66.4, 211), "mrst_t": (92.2, 68.9, 211)}
+PAPER = {
+    "c3d": (85.3, 58.5, 321),
+    "std": (86.9, 60.8, 209),
+    "std_stf": (88.8, 63.8, 213),
+    "mrst_p": (91.2, 67.2, 211),
+    "mrst_s": (90.8, 66.4, 211),
+    "mrst_t": (92.2, 68.9, 211),
+}
 
 
-def run_ablation(out: str | Path, *, root=None, seeds=(0, 1, 2), units=UNITS,
-                 preset: str = "ablation", sets: list[str] | None = None, test_clips: int = 3,
-                 videos_per_class: int = 150, progress: bool = False, log=print) -> dict:
+def run_ablation(
+    out: str | Path,
+    *,
+    root=None,
+    seeds=(0, 1, 2),
+    units=UNITS,
+    preset: str = "ablation",
+    sets: list[str] | None = None,
+    test_clips: int = 3,
+    videos_per_class: int = 150,
+    progress: bool = False,
+    log=print,
+) -> dict:
     out = Path(out)
     if root is None:
         from mrstnet.data import write_synthetic
@@ -50,22 +72,53 @@ def run_ablation(out: str | Path, *, root=None, seeds=(0, 1, 2), units=UNITS,
                 continue
             cfg = build_config(preset, sets, model=MODEL[unit], seed=seed)
             t0 = time.perf_counter()
-            summary = train_run(cfg, dataset="ucf101", root=root, out=run_dir, device="cpu",
-                                progress=progress, log=lambda *a: None)
-            m = test_run(run_dir / "best.pt", dataset="ucf101", root=root, clips=test_clips,
-                         num_workers=cfg.num_workers, device="cpu", progress=progress,
-                         log=lambda *a: None)
-            shuffled = test_run(run_dir / "best.pt", dataset="ucf101", root=root,
-                                clips=test_clips, num_workers=cfg.num_workers, device="cpu",
-                                shuffle_frames=True, progress=progress, log=lambda *a: None)
-            r = {"unit": unit, "seed": seed, "top1": m["top1"], "clip_top1": m["clip_top1"],
-                 "shuffled_top1": shuffled["top1"], "train_loss": summary.get("loss"),
-                 "steps": summary["steps"], "seconds": round(time.perf_counter() - t0, 1),
-                 "params": _params(run_dir / "best.pt")}
+            summary = train_run(
+                cfg,
+                dataset="ucf101",
+                root=root,
+                out=run_dir,
+                device="cpu",
+                progress=progress,
+                log=lambda *a: None,
+            )
+            m = test_run(
+                run_dir / "best.pt",
+                dataset="ucf101",
+                root=root,
+                clips=test_clips,
+                num_workers=cfg.num_workers,
+                device="cpu",
+                progress=progress,
+                log=lambda *a: None,
+            )
+            shuffled = test_run(
+                run_dir / "best.pt",
+                dataset="ucf101",
+                root=root,
+                clips=test_clips,
+                num_workers=cfg.num_workers,
+                device="cpu",
+                shuffle_frames=True,
+                progress=progress,
+                log=lambda *a: None,
+            )
+            r = {
+                "unit": unit,
+                "seed": seed,
+                "top1": m["top1"],
+                "clip_top1": m["clip_top1"],
+                "shuffled_top1": shuffled["top1"],
+                "train_loss": summary.get("loss"),
+                "steps": summary["steps"],
+                "seconds": round(time.perf_counter() - t0, 1),
+                "params": _params(run_dir / "best.pt"),
+            }
             done.write_text(json.dumps(r) + "\n")
             results[unit].append(r)
-            log(f"{LABEL[unit]:8s} seed {seed}: top1 {r['top1']:.3f}  shuffled "
-                f"{r['shuffled_top1']:.3f}  ({r['seconds']:.0f} s)")
+            log(
+                f"{LABEL[unit]:8s} seed {seed}: top1 {r['top1']:.3f}  shuffled "
+                f"{r['shuffled_top1']:.3f}  ({r['seconds']:.0f} s)"
+            )
     table = summarize(results, build_config(preset, sets))
     (out / "ablation.json").write_text(json.dumps(table, indent=1) + "\n")
     (out / "ablation.md").write_text(table["markdown"] + "\n")
@@ -76,8 +129,11 @@ def run_ablation(out: str | Path, *, root=None, seeds=(0, 1, 2), units=UNITS,
 def _params(path: Path) -> int:
     from .checkpoint import load_checkpoint
 
-    return int(sum(t.numel() for t in load_checkpoint(path)["state_dict"].values()
-                   if t.is_floating_point()))
+    return int(
+        sum(
+            t.numel() for t in load_checkpoint(path)["state_dict"].values() if t.is_floating_point()
+        )
+    )
 
 
 def summarize(results: dict[str, list[dict]], cfg) -> dict:
@@ -96,12 +152,22 @@ def summarize(results: dict[str, list[dict]], cfg) -> dict:
             continue
         top1 = np.array([r["top1"] for r in rs]) * 100
         shuf = np.array([r["shuffled_top1"] for r in rs]) * 100
-        row = {"unit": unit, "top1_mean": float(top1.mean()), "top1_std": float(top1.std()),
-               "shuffled_mean": float(shuf.mean()), "shuffled_std": float(shuf.std()),
-               "params": rs[0]["params"], "seeds": len(rs), "paper": PAPER[unit], "runs": rs}
+        row = {
+            "unit": unit,
+            "top1_mean": float(top1.mean()),
+            "top1_std": float(top1.std()),
+            "shuffled_mean": float(shuf.mean()),
+            "shuffled_std": float(shuf.std()),
+            "params": rs[0]["params"],
+            "seeds": len(rs),
+            "paper": PAPER[unit],
+            "runs": rs,
+        }
         rows.append(row)
         p = PAPER[unit]
-        lines.append(f"| {LABEL[unit]} | {top1.mean():.1f} ± {top1.std():.1f} | "
-                     f"{shuf.mean():.1f} ± {shuf.std():.1f} | {row['params'] / 1e6:.2f}M | "
-                     f"{len(rs)} | {p[0]} | {p[1]} | {p[2]} |")
+        lines.append(
+            f"| {LABEL[unit]} | {top1.mean():.1f} ± {top1.std():.1f} | "
+            f"{shuf.mean():.1f} ± {shuf.std():.1f} | {row['params'] / 1e6:.2f}M | "
+            f"{len(rs)} | {p[0]} | {p[1]} | {p[2]} |"
+        )
     return {"rows": rows, "markdown": "\n".join(lines)}

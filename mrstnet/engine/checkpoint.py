@@ -117,7 +117,7 @@ def load_init(model: nn.Module, path: str | os.PathLike, log=print) -> dict:
     if str(path).startswith("imagenet:"):
         from mrstnet.models.inflate import PREFIX, inflate_from_file
 
-        return inflate_from_file(unwrap(model), str(path)[len(PREFIX):], log=log)
+        return inflate_from_file(unwrap(model), str(path)[len(PREFIX) :], log=log)
     ckpt = load_checkpoint(path)
     source = ckpt.get("state_dict", ckpt)
     target = unwrap(model).state_dict()

@@ -98,8 +98,9 @@ def parse_overrides(pairs: list[str]) -> dict:
     return out
 
 
-def build_config(preset: str | None = None, overrides: list[str] | dict | None = None,
-                 **explicit) -> TrainConfig:
+def build_config(
+    preset: str | None = None, overrides: list[str] | dict | None = None, **explicit
+) -> TrainConfig:
     """Defaults < preset < `--set` overrides < explicit keyword arguments (not None)."""
     values: dict = load_preset(preset) if preset else {}
     extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides or [])

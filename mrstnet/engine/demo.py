@@ -22,29 +22,62 @@ from .runner import test_run, train_run
 SYNTH = {"classes": 4, "videos_per_class": 150, "frames": 24, "size": 80}
 
 
-def run_demo(out: str | Path = "mrstnet-demo", *, root: str | Path | None = None,
-             preset: str = "demo", sets: list[str] | None = None, seed: int = 0,
-             classes: int = SYNTH["classes"],
-             videos_per_class: int = SYNTH["videos_per_class"], frames: int = SYNTH["frames"],
-             size: int = SYNTH["size"], test_clips: int = 3, device: str | None = None,
-             progress: bool = True, log=print) -> dict:
+def run_demo(
+    out: str | Path = "mrstnet-demo",
+    *,
+    root: str | Path | None = None,
+    preset: str = "demo",
+    sets: list[str] | None = None,
+    seed: int = 0,
+    classes: int = SYNTH["classes"],
+    videos_per_class: int = SYNTH["videos_per_class"],
+    frames: int = SYNTH["frames"],
+    size: int = SYNTH["size"],
+    test_clips: int = 3,
+    device: str | None = None,
+    progress: bool = True,
+    log=print,
+) -> dict:
     out = Path(out)
     t0 = time.perf_counter()
     if root is None:
         from mrstnet.data import write_synthetic
 
         log(f"writing the synthetic set to {out / 'data'} ...")
-        root = write_synthetic(out / "data", classes=classes, videos_per_class=videos_per_class,
-                               frames=frames, size=size, seed=seed)
+        root = write_synthetic(
+            out / "data",
+            classes=classes,
+            videos_per_class=videos_per_class,
+            frames=frames,
+            size=size,
+            seed=seed,
+        )
     t_data = time.perf_counter()
     cfg = build_config(preset, sets, seed=seed)
     run_dir = out / "run"
-    summary = train_run(cfg, dataset="ucf101", root=root, out=run_dir, split=1, device=device,
-                        progress=progress, log=log)
+    summary = train_run(
+        cfg,
+        dataset="ucf101",
+        root=root,
+        out=run_dir,
+        split=1,
+        device=device,
+        progress=progress,
+        log=log,
+    )
     t_train = time.perf_counter()
-    common = dict(dataset="ucf101", root=root, split=1, clips=test_clips,
-                  num_workers=cfg.num_workers, batch_size=cfg.batch_size, device=device,
-                  amp=cfg.amp, progress=progress, log=lambda *a: None)
+    common = dict(
+        dataset="ucf101",
+        root=root,
+        split=1,
+        clips=test_clips,
+        num_workers=cfg.num_workers,
+        batch_size=cfg.batch_size,
+        device=device,
+        amp=cfg.amp,
+        progress=progress,
+        log=lambda *a: None,
+    )
     m = test_run(run_dir / "best.pt", **common)
     shuffled = test_run(run_dir / "best.pt", shuffle_frames=True, **common)
     write_report(m, run_dir, "test")
@@ -75,13 +108,21 @@ def run_demo(out: str | Path = "mrstnet-demo", *, root: str | Path | None = None
     chance = 1 / max(len(m["classes"]), 1)
     log("")
     log("mrstnet demo report")
-    log(f"  data        {root} ({len(m['classes'])} classes, {m['num_videos']} test videos, "
-        f"chance {chance:.2f})")
-    log(f"  model       {cfg.model}, {report['clip']} clips, {summary['steps']} steps "
-        f"in {report['seconds_train']:.0f} s")
-    log(f"  test        top1 {m['top1']:.3f}  top5 {m['top5']:.3f}  "
-        f"clip top1 {m['clip_top1']:.3f}  mean class {m['mean_class_acc']:.3f}")
-    log(f"  shuffled    top1 {shuffled['top1']:.3f}  (frames permuted: "
-        f"{'motion matters' if shuffled['top1'] < m['top1'] - 0.2 else 'order barely matters'})")
+    log(
+        f"  data        {root} ({len(m['classes'])} classes, {m['num_videos']} test videos, "
+        f"chance {chance:.2f})"
+    )
+    log(
+        f"  model       {cfg.model}, {report['clip']} clips, {summary['steps']} steps "
+        f"in {report['seconds_train']:.0f} s"
+    )
+    log(
+        f"  test        top1 {m['top1']:.3f}  top5 {m['top5']:.3f}  "
+        f"clip top1 {m['clip_top1']:.3f}  mean class {m['mean_class_acc']:.3f}"
+    )
+    log(
+        f"  shuffled    top1 {shuffled['top1']:.3f}  (frames permuted: "
+        f"{'motion matters' if shuffled['top1'] < m['top1'] - 0.2 else 'order barely matters'})"
+    )
     log(f"  total       {seconds:.0f} s  -> {out / 'report.json'}")
     return report

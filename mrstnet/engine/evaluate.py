@@ -92,8 +92,12 @@ def evaluate(
     rank = torch.distributed.get_rank() if world > 1 else 0
     indices = [i for i in range(len(dataset)) if (i // per_video) % world == rank]
     loader = DataLoader(
-        Subset(dataset, indices), batch_size=batch_size, shuffle=False,
-        num_workers=num_workers, collate_fn=collate_fn, persistent_workers=False,
+        Subset(dataset, indices),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=collate_fn,
+        persistent_workers=False,
     )
     perm = None
     scores: dict[int, np.ndarray] = {}
@@ -127,8 +131,15 @@ def evaluate(
     return metrics(scores, labels, num_classes, clip_correct, clip_total, num_videos, classes)
 
 
-def metrics(scores: dict, labels: dict, num_classes: int, clip_correct: int, clip_total: int,
-            expected_videos: int, classes: list[str] | None = None) -> dict:
+def metrics(
+    scores: dict,
+    labels: dict,
+    num_classes: int,
+    clip_correct: int,
+    clip_total: int,
+    expected_videos: int,
+    classes: list[str] | None = None,
+) -> dict:
     order = sorted(scores)
     if not order:
         raise RuntimeError("no test video could be read")
@@ -140,8 +151,9 @@ def metrics(scores: dict, labels: dict, num_classes: int, clip_correct: int, cli
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(confusion, (y, pred), 1)
     support = confusion.sum(1)
-    per_class = [float(confusion[c, c] / support[c]) if support[c] else None
-                 for c in range(num_classes)]
+    per_class = [
+        float(confusion[c, c] / support[c]) if support[c] else None for c in range(num_classes)
+    ]
     present = [a for a in per_class if a is not None]
     return {
         "top1": float((pred == y).mean()),
@@ -158,9 +170,11 @@ def metrics(scores: dict, labels: dict, num_classes: int, clip_correct: int, cli
 
 
 def summary(m: dict) -> str:
-    return (f"top1 {m['top1']:.4f}  top5 {m['top5']:.4f}  clip_top1 {m['clip_top1']:.4f}  "
-            f"mean_class_acc {m['mean_class_acc']:.4f}  videos {m['num_videos']}"
-            + (f"  unreadable {m['unreadable']}" if m.get("unreadable") else ""))
+    return (
+        f"top1 {m['top1']:.4f}  top5 {m['top5']:.4f}  clip_top1 {m['clip_top1']:.4f}  "
+        f"mean_class_acc {m['mean_class_acc']:.4f}  videos {m['num_videos']}"
+        + (f"  unreadable {m['unreadable']}" if m.get("unreadable") else "")
+    )
 
 
 def write_report(m: dict, out_dir: str | Path, prefix: str = "test") -> list[Path]:

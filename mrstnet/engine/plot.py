@@ -30,18 +30,24 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     train = sorted((r for (k, _), r in latest.items() if k == "train"), key=lambda r: r["step"])
     epochs = sorted((r for (k, _), r in latest.items() if k == "epoch"), key=lambda r: r["step"])
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    panels = [("loss", "loss"), ("acc", "accuracy"), ("lr", "learning rate"),
-              ("clips_per_s", "clips/s")]
+    panels = [
+        ("loss", "loss"),
+        ("acc", "accuracy"),
+        ("lr", "learning rate"),
+        ("clips_per_s", "clips/s"),
+    ]
     for ax, (key, title) in zip(axes.flat, panels, strict=True):
         if train:
             ax.plot([r["step"] for r in train], [r[key] for r in train], lw=1, label="train steps")
         if epochs:
-            ax.plot([r["step"] for r in epochs], [r[key] for r in epochs], "o-",
-                    label="train epochs")
+            ax.plot(
+                [r["step"] for r in epochs], [r[key] for r in epochs], "o-", label="train epochs"
+            )
         if key == "acc" and any("val_top1" in r for r in epochs):
             v = [r for r in epochs if "val_top1" in r]
-            ax.plot([r["step"] for r in v], [r["val_top1"] for r in v], "s-",
-                    label="validation top-1")
+            ax.plot(
+                [r["step"] for r in v], [r["val_top1"] for r in v], "s-", label="validation top-1"
+            )
         ax.set_title(title)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)

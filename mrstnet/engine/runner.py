@@ -25,18 +25,41 @@ def dataset_kwargs(data: dict) -> dict:
     return {k: data[k] for k in ("frames", "frame_step", "short_side", "crop_size")}
 
 
-def build_datasets(cfg: TrainConfig, name: str, root, *, split: int = 1, annotations=None,
-                   val_annotations=None, validate: bool = True):
+def build_datasets(
+    cfg: TrainConfig,
+    name: str,
+    root,
+    *,
+    split: int = 1,
+    annotations=None,
+    val_annotations=None,
+    validate: bool = True,
+):
     from mrstnet.data import build_dataset
 
-    train_set = build_dataset(name, root, subset="train", split=split, annotations=annotations,
-                              train=True, flip=cfg.flip, **dataset_kwargs(cfg.data()))
+    train_set = build_dataset(
+        name,
+        root,
+        subset="train",
+        split=split,
+        annotations=annotations,
+        train=True,
+        flip=cfg.flip,
+        **dataset_kwargs(cfg.data()),
+    )
     val_set = None
     if validate and cfg.val_every:
         subset = cfg.val_subset if name != "kinetics" else "val"
-        val_set = build_dataset(name, root, subset=subset, split=split,
-                                annotations=val_annotations or annotations, train=False,
-                                num_clips=cfg.val_clips, **dataset_kwargs(cfg.data()))
+        val_set = build_dataset(
+            name,
+            root,
+            subset=subset,
+            split=split,
+            annotations=val_annotations or annotations,
+            train=False,
+            num_clips=cfg.val_clips,
+            **dataset_kwargs(cfg.data()),
+        )
     return train_set, val_set
 
 
@@ -51,8 +74,9 @@ def create(cfg: TrainConfig, num_classes: int):
     return models.create_model(cfg.model, num_classes=num_classes, **kwargs)
 
 
-def resolve_config(preset: str | None, sets: list[str] | None, out: str | Path | None,
-                   resume: bool, **explicit) -> TrainConfig:
+def resolve_config(
+    preset: str | None, sets: list[str] | None, out: str | Path | None, resume: bool, **explicit
+) -> TrainConfig:
     """On --resume the run's own stored config is the base (so a resumed run is the same
     run); `--set` may still change things such as the number of epochs."""
     last = Path(out) / "last.pt" if out else None
@@ -65,30 +89,72 @@ def resolve_config(preset: str | None, sets: list[str] | None, out: str | Path |
     return build_config(preset, sets, **explicit)
 
 
-def train_run(cfg: TrainConfig, *, dataset: str, root, out, split: int = 1, annotations=None,
-              val_annotations=None, resume: bool = False, init: str | None = None,
-              device: str | None = None, progress: bool = True, log=print) -> dict:
+def train_run(
+    cfg: TrainConfig,
+    *,
+    dataset: str,
+    root,
+    out,
+    split: int = 1,
+    annotations=None,
+    val_annotations=None,
+    resume: bool = False,
+    init: str | None = None,
+    device: str | None = None,
+    progress: bool = True,
+    log=print,
+) -> dict:
     d = distributed.setup(device)
-    train_set, val_set = build_datasets(cfg, dataset, root, split=split, annotations=annotations,
-                                        val_annotations=val_annotations)
+    train_set, val_set = build_datasets(
+        cfg, dataset, root, split=split, annotations=annotations, val_annotations=val_annotations
+    )
     if d.is_main:
-        log(f"{dataset} split {split}: {len(train_set.videos)} training videos, "
+        log(
+            f"{dataset} split {split}: {len(train_set.videos)} training videos, "
             f"{len(train_set.classes)} classes"
-            + (f", {len(val_set.videos)} validation videos" if val_set is not None else ""))
+            + (f", {len(val_set.videos)} validation videos" if val_set is not None else "")
+        )
     seed_everything(cfg.seed)
     model = create(cfg, len(train_set.classes))
     if d.is_main:
         n = sum(p.numel() for p in model.parameters())
-        log(f"model {cfg.model}: {n / 1e6:.2f}M parameters on {d.device}"
-            f"{' x' + str(d.world_size) if d.enabled else ''}")
-    return fit(cfg, model, train_set, val_set, out_dir=out, classes=train_set.classes,
-               resume=resume, init=init, device=device, progress=progress, log=log)
+        log(
+            f"model {cfg.model}: {n / 1e6:.2f}M parameters on {d.device}"
+            f"{' x' + str(d.world_size) if d.enabled else ''}"
+        )
+    return fit(
+        cfg,
+        model,
+        train_set,
+        val_set,
+        out_dir=out,
+        classes=train_set.classes,
+        resume=resume,
+        init=init,
+        device=device,
+        progress=progress,
+        log=log,
+    )
 
 
-def test_run(checkpoint, *, dataset: str, root, split: int = 1, annotations=None,
-             subset: str | None = None, clips: int = 20, crops: int = 1, batch_size: int = 8,
-             num_workers: int = 2, device: str | None = None, amp: bool = True,
-             shuffle_frames: bool = False, progress: bool = True, log=print) -> dict:
+def test_run(
+    checkpoint,
+    *,
+    dataset: str,
+    root,
+    split: int = 1,
+    annotations=None,
+    subset: str | None = None,
+    clips: int = 20,
+    crops: int = 1,
+    batch_size: int = 8,
+    num_workers: int = 2,
+    device: str | None = None,
+    amp: bool = True,
+    shuffle_frames: bool = False,
+    progress: bool = True,
+    log=print,
+) -> dict:
     """Multi-clip test of a checkpoint; the clip geometry comes from the checkpoint."""
     from mrstnet.data import build_dataset
 
@@ -96,15 +162,33 @@ def test_run(checkpoint, *, dataset: str, root, split: int = 1, annotations=None
     ckpt = load_checkpoint(checkpoint)
     model = build_model_from_checkpoint(ckpt).to(d.device)
     subset = subset or ("val" if dataset == "kinetics" else "test")
-    ds = build_dataset(dataset, root, subset=subset, split=split, annotations=annotations,
-                       train=False, num_clips=clips, crops=crops,
-                       **dataset_kwargs(ckpt["data"]))
+    ds = build_dataset(
+        dataset,
+        root,
+        subset=subset,
+        split=split,
+        annotations=annotations,
+        train=False,
+        num_clips=clips,
+        crops=crops,
+        **dataset_kwargs(ckpt["data"]),
+    )
     if list(ds.classes) != list(ckpt["classes"]):
-        raise ValueError(f"{root} has other classes ({len(ds.classes)}) than the checkpoint "
-                         f"({len(ckpt['classes'])})")
-    m = evaluate(model, ds, batch_size=batch_size, num_workers=num_workers, device=d.device,
-                 amp=amp, shuffle_frames=shuffle_frames, progress=progress and d.is_main,
-                 desc="test (shuffled frames)" if shuffle_frames else "test")
+        raise ValueError(
+            f"{root} has other classes ({len(ds.classes)}) than the checkpoint "
+            f"({len(ckpt['classes'])})"
+        )
+    m = evaluate(
+        model,
+        ds,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        device=d.device,
+        amp=amp,
+        shuffle_frames=shuffle_frames,
+        progress=progress and d.is_main,
+        desc="test (shuffled frames)" if shuffle_frames else "test",
+    )
     m.update(clips=clips, crops=crops, split=split, checkpoint=str(checkpoint))
     if d.is_main:
         log(summary(m))
@@ -126,15 +210,25 @@ def average_splits(per_split: dict[int, dict]) -> dict:
     """The paper's 3-split average, and each split's numbers."""
     out = {k: float(np.mean([m[k] for m in per_split.values()])) for k in METRIC_KEYS}
     out["num_videos"] = int(sum(m["num_videos"] for m in per_split.values()))
-    out["splits"] = {str(s): {k: m[k] for k in (*METRIC_KEYS, "num_videos")}
-                     for s, m in per_split.items()}
+    out["splits"] = {
+        str(s): {k: m[k] for k in (*METRIC_KEYS, "num_videos")} for s, m in per_split.items()
+    }
     return out
 
 
 def public_json(m: dict) -> dict:
     """The `--json` report: fractions in [0, 1]; per-class accuracy by class name."""
-    keep = (*METRIC_KEYS, "num_videos", "unreadable", "num_clips", "clips", "crops", "split",
-            "checkpoint", "splits")
+    keep = (
+        *METRIC_KEYS,
+        "num_videos",
+        "unreadable",
+        "num_clips",
+        "clips",
+        "crops",
+        "split",
+        "checkpoint",
+        "splits",
+    )
     out = {k: m[k] for k in keep if k in m}
     if "per_class" in m:
         out["per_class"] = dict(zip(m["classes"], m["per_class"], strict=True))
@@ -148,8 +242,17 @@ def write_json(path: str | Path, obj: dict) -> None:
 
 
 @torch.no_grad()
-def predict(checkpoint, videos: list[str], *, top: int = 5, clips: int = 10, crops: int = 1,
-            device: str | None = None, batch_size: int = 8, amp: bool = True) -> list[dict]:
+def predict(
+    checkpoint,
+    videos: list[str],
+    *,
+    top: int = 5,
+    clips: int = 10,
+    crops: int = 1,
+    device: str | None = None,
+    batch_size: int = 8,
+    amp: bool = True,
+) -> list[dict]:
     """Top classes with probabilities for each video file, from a checkpoint alone."""
     from mrstnet.data import load_clips, normalize
     from mrstnet.fastpath import optimize
@@ -172,9 +275,15 @@ def predict(checkpoint, videos: list[str], *, top: int = 5, clips: int = 10, cro
             probs.append(logits.float().softmax(-1).cpu())
         p = torch.cat(probs).mean(0)
         values, idx = p.topk(min(top, len(classes)))
-        results.append({"video": str(path), "top": [
-            {"class": classes[i], "index": int(i), "prob": float(v)}
-            for v, i in zip(values.tolist(), idx.tolist(), strict=True)]})
+        results.append(
+            {
+                "video": str(path),
+                "top": [
+                    {"class": classes[i], "index": int(i), "prob": float(v)}
+                    for v, i in zip(values.tolist(), idx.tolist(), strict=True)
+                ],
+            }
+        )
     return results
 
 

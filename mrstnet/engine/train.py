@@ -46,8 +46,9 @@ class EpochSampler(Sampler[int]):
     """Shuffle with a generator seeded by (seed, epoch), shard over processes like
     DistributedSampler, and start mid-epoch: a resumed run replays the same order."""
 
-    def __init__(self, n: int, *, rank: int = 0, world: int = 1, seed: int = 0,
-                 shuffle: bool = True) -> None:
+    def __init__(
+        self, n: int, *, rank: int = 0, world: int = 1, seed: int = 0, shuffle: bool = True
+    ) -> None:
         self.n, self.rank, self.world, self.seed, self.shuffle = n, rank, world, seed, shuffle
         self.per_rank = math.ceil(n / world)
         self.epoch, self.start = 0, 0
@@ -71,8 +72,9 @@ class EpochSampler(Sampler[int]):
 def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
-                               weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
     opt = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     return opt(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
@@ -175,8 +177,10 @@ def fit(
     sampler = EpochSampler(len(train_set), rank=d.rank, world=d.world_size, seed=cfg.seed)
     steps_per_epoch = sampler.per_rank // batch
     if steps_per_epoch == 0:
-        raise ValueError(f"{len(train_set)} training clips are fewer than one batch of "
-                         f"{cfg.batch_size}: lower batch_size")
+        raise ValueError(
+            f"{len(train_set)} training clips are fewer than one batch of "
+            f"{cfg.batch_size}: lower batch_size"
+        )
     model.to(d.device)
     if cfg.fast:  # exact; before the optimizer, whose state then has the same layout
         if d.device.type == "cpu":
@@ -208,7 +212,8 @@ def fit(
     train_model = model
     if d.enabled:
         train_model = DistributedDataParallel(
-            model, device_ids=[d.device.index] if d.device.type == "cuda" else None)
+            model, device_ids=[d.device.index] if d.device.type == "cuda" else None
+        )
     if rng is not None:  # last, so nothing above consumes the restored streams
         set_rng_state(rng[d.rank % len(rng)] if isinstance(rng, list) else rng)
 
@@ -243,8 +248,13 @@ def fit(
         skip = step - epoch * steps_per_epoch  # > 0 when resuming mid-epoch
         sampler.set_epoch(epoch, start=skip * batch)
         loader = DataLoader(
-            train_set, batch_size=batch, sampler=sampler, num_workers=cfg.num_workers,
-            collate_fn=collate_fn, drop_last=True, pin_memory=d.device.type == "cuda",
+            train_set,
+            batch_size=batch,
+            sampler=sampler,
+            num_workers=cfg.num_workers,
+            collate_fn=collate_fn,
+            drop_last=True,
+            pin_memory=d.device.type == "cuda",
             # worker seeds come from this generator, not the global stream: replayable
             generator=torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * 1009 + d.rank),
             persistent_workers=False,
@@ -252,8 +262,14 @@ def fit(
         train_model.train()
         window = {"loss": 0.0, "correct": 0, "n": 0, "wait": 0.0, "t0": time.perf_counter()}
         ep = {"loss": 0.0, "correct": 0, "n": 0, "wait": 0.0, "t0": time.perf_counter()}
-        bar = tqdm(total=steps_per_epoch, initial=skip, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   disable=not (progress and main), leave=False, dynamic_ncols=True)
+        bar = tqdm(
+            total=steps_per_epoch,
+            initial=skip,
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            disable=not (progress and main),
+            leave=False,
+            dynamic_ncols=True,
+        )
         t_wait = time.perf_counter()
         for b in loader:
             waited = time.perf_counter() - t_wait
@@ -282,10 +298,10 @@ def fit(
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}")
             if step % cfg.log_every == 0:
-                runlog.write({"kind": "train", "epoch": epoch, "step": step, "lr": lr,
-                              **_rates(window, d)})
-                window = {"loss": 0.0, "correct": 0, "n": 0, "wait": 0.0,
-                          "t0": time.perf_counter()}
+                runlog.write(
+                    {"kind": "train", "epoch": epoch, "step": step, "lr": lr, **_rates(window, d)}
+                )
+                window = {"loss": 0.0, "correct": 0, "n": 0, "wait": 0.0, "t0": time.perf_counter()}
             if cfg.ckpt_every and step % cfg.ckpt_every == 0 and run_dir:
                 checkpoint([last_path], epoch)
             if step >= last_step:
@@ -299,10 +315,19 @@ def fit(
         improved = False
         final = step >= last_step or epoch >= cfg.epochs
         if val_set is not None and cfg.val_every and (epoch % cfg.val_every == 0 or final):
-            m = evaluate(train_model, val_set, batch_size=batch, num_workers=cfg.num_workers,
-                         device=d.device, amp=cfg.amp, collate_fn=collate_fn,
-                         normalize=normalize, progress=progress, desc="validate",
-                         fast=cfg.fast)
+            m = evaluate(
+                train_model,
+                val_set,
+                batch_size=batch,
+                num_workers=cfg.num_workers,
+                device=d.device,
+                amp=cfg.amp,
+                collate_fn=collate_fn,
+                normalize=normalize,
+                progress=progress,
+                desc="validate",
+                fast=cfg.fast,
+            )
             record.update(val_top1=m["top1"], val_top5=m["top5"], val_clip_top1=m["clip_top1"])
             improved = m["top1"] > best
             best = max(best, m["top1"])
@@ -314,8 +339,13 @@ def fit(
             checkpoint([last_path] + ([run_dir / "best.pt"] if improved else []), epoch)
         summary.update(record)
     runlog.close()
-    summary.update(best_top1=best if best >= 0 else None, steps=step, epochs_done=epoch,
-                   seconds=time.perf_counter() - t_start, run_dir=str(run_dir) if run_dir else None)
+    summary.update(
+        best_top1=best if best >= 0 else None,
+        steps=step,
+        epochs_done=epoch,
+        seconds=time.perf_counter() - t_start,
+        run_dir=str(run_dir) if run_dir else None,
+    )
     return summary
 
 
@@ -323,15 +353,22 @@ def _rates(acc: dict, d: distributed.Dist) -> dict:
     """Loss, accuracy, throughput and the time spent waiting for data, over all processes."""
     elapsed = max(time.perf_counter() - acc["t0"], 1e-9)
     loss, correct, n, wait = distributed.all_reduce_mean(
-        [acc["loss"], acc["correct"], acc["n"], acc["wait"]], d.device)
-    return {"loss": loss / max(n, 1), "acc": correct / max(n, 1),
-            "clips_per_s": n * d.world_size / elapsed, "data_wait": min(wait / elapsed, 1.0)}
+        [acc["loss"], acc["correct"], acc["n"], acc["wait"]], d.device
+    )
+    return {
+        "loss": loss / max(n, 1),
+        "acc": correct / max(n, 1),
+        "clips_per_s": n * d.world_size / elapsed,
+        "data_wait": min(wait / elapsed, 1.0),
+    }
 
 
 def _epoch_line(r: dict, epochs: int) -> str:
-    line = (f"epoch {r['epoch']}/{epochs}  step {r['step']}  loss {r['loss']:.4f}  "
-            f"acc {r['acc']:.3f}  lr {r['lr']:.2e}  {r['clips_per_s']:.1f} clips/s  "
-            f"data wait {100 * r['data_wait']:.0f}%")
+    line = (
+        f"epoch {r['epoch']}/{epochs}  step {r['step']}  loss {r['loss']:.4f}  "
+        f"acc {r['acc']:.3f}  lr {r['lr']:.2e}  {r['clips_per_s']:.1f} clips/s  "
+        f"data wait {100 * r['data_wait']:.0f}%"
+    )
     if "val_top1" in r:
         line += f"  val top1 {r['val_top1']:.3f}"
     return line

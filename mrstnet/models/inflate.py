@@ -61,8 +61,10 @@ def _resnet_widths(state_dict: dict[str, Tensor]) -> dict[int, int]:
 def resnet_pairs(model: nn.Module, state_dict: dict[str, Tensor]) -> list[tuple[str, str]]:
     """(MRST-Net name, ResNet name) for every tensor the structure pairs (see module docs)."""
     if not (hasattr(model, "stem") and hasattr(model, "stages")):
-        raise ValueError("ImageNet inflation maps a ResNet onto MRST-Net (stem + stages); "
-                         f"{type(model).__name__} has no such structure")
+        raise ValueError(
+            "ImageNet inflation maps a ResNet onto MRST-Net (stem + stages); "
+            f"{type(model).__name__} has no such structure"
+        )
     pairs = _pair("stem.spatial.0", "conv1", True) + _pair("stem.spatial.1", "bn1", False)
     parts = (("reduce", 1), ("spatial", 2), ("restore", 3))
     widths = _resnet_widths(state_dict)
@@ -103,8 +105,10 @@ def inflate(model: nn.Module, state_dict: dict[str, Tensor]) -> dict:
             continue
         value = _inflated(state_dict[src], target[dst])
         if value is None:
-            not_loaded[src] = (f"shape {tuple(state_dict[src].shape)} does not fit {dst} "
-                               f"{tuple(target[dst].shape)}")
+            not_loaded[src] = (
+                f"shape {tuple(state_dict[src].shape)} does not fit {dst} "
+                f"{tuple(target[dst].shape)}"
+            )
             continue
         target[dst].copy_(value)
         loaded[dst] = src
@@ -124,8 +128,10 @@ def inflate_from_file(model: nn.Module, path: str | os.PathLike, log=print) -> d
     report = inflate(model, sd)
     n_target = len(model.state_dict())
     used = len(set(report["loaded"].values()))
-    log(f"ImageNet inflation from {path}: {used}/{len(sd)} ResNet tensors used, filling "
-        f"{len(report['loaded'])}/{n_target} MRST-Net tensors")
+    log(
+        f"ImageNet inflation from {path}: {used}/{len(sd)} ResNet tensors used, filling "
+        f"{len(report['loaded'])}/{n_target} MRST-Net tensors"
+    )
     mismatched = [k for k, why in report["not_loaded"].items() if why.startswith("shape")]
     if mismatched:
         log(f"  other shape here ({len(mismatched)}): {', '.join(mismatched)}")

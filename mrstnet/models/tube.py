@@ -110,8 +110,12 @@ def _mkldnn_ok(x: Tensor, w: Tensor) -> bool:
 
 
 def conv_add_relu(
-    x: Tensor, w: Tensor, b: Tensor | None, other: Tensor,
-    stride=(1, 1, 1), padding=(0, 0, 0),
+    x: Tensor,
+    w: Tensor,
+    b: Tensor | None,
+    other: Tensor,
+    stride=(1, 1, 1),
+    padding=(0, 0, 0),
 ) -> Tensor:
     """ReLU(conv3d(x, w, b) + other), one oneDNN call (a post-op) in CPU fp32 inference."""
     if _mkldnn_ok(x, w) and other.shape[1] == w.shape[0]:

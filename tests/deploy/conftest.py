@@ -44,8 +44,15 @@ def tiny_model(name: str = "mrst_t_net", **overrides) -> nn.Module:
 def write_checkpoint(path, model: nn.Module, *, frames: int = FRAMES, size: int = SIZE):
     """A checkpoint as the trainer writes it, minus optimizer state."""
     data = dict(frames=frames, frame_step=1, short_side=size, crop_size=size, flip=False)
-    return save_checkpoint(path, {"model": model_config(model), "state_dict": model.state_dict(),
-                                  "classes": CLASSES, "data": data})
+    return save_checkpoint(
+        path,
+        {
+            "model": model_config(model),
+            "state_dict": model.state_dict(),
+            "classes": CLASSES,
+            "data": data,
+        },
+    )
 
 
 @pytest.fixture

@@ -8,8 +8,15 @@ import mrstnet
 def test_compile_inference_matches_eager():
     """torch.compile of a registered model (fast impl, with its custom autograd Function)."""
     torch.manual_seed(0)
-    model = mrstnet.create_model("mrst_t_net", num_classes=4, stem_width=8, widths=(8, 8),
-                                 out_channels=(16, 16), depths=(1, 1), head="avg").eval()
+    model = mrstnet.create_model(
+        "mrst_t_net",
+        num_classes=4,
+        stem_width=8,
+        widths=(8, 8),
+        out_channels=(16, 16),
+        depths=(1, 1),
+        head="avg",
+    ).eval()
     x = torch.randn(2, 3, 4, 16, 16)
     with torch.no_grad():
         expected = model(x)

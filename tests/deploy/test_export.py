@@ -50,8 +50,20 @@ def test_torchscript_round_trip(head, tmp_path):
 
 def test_export_command(tiny_checkpoint, tmp_path, capsys):
     out = tmp_path / "m.ts"
-    assert main(["export", "--checkpoint", str(tiny_checkpoint), "--format", "torchscript",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "--checkpoint",
+                str(tiny_checkpoint),
+                "--format",
+                "torchscript",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert out.is_file() and "torchscript" in capsys.readouterr().out
 
 
@@ -59,6 +71,15 @@ def test_onnx_missing_says_how_to_install(tiny_checkpoint, tmp_path, monkeypatch
     import sys
 
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
-    code = main(["export", "--checkpoint", str(tiny_checkpoint), "--format", "onnx",
-                 "--out", str(tmp_path / "m.onnx")])
+    code = main(
+        [
+            "export",
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--format",
+            "onnx",
+            "--out",
+            str(tmp_path / "m.onnx"),
+        ]
+    )
     assert code == 1 and "pip install 'mrstnet[onnx]'" in capsys.readouterr().err

@@ -17,8 +17,16 @@ def a_video(root):
 
 @pytest.mark.parametrize("block", [None, "stages.1.1"])
 def test_writes_png(block, synthetic_root, tiny_checkpoint, tmp_path, capsys):
-    args = ["visualize", "--checkpoint", str(tiny_checkpoint), str(a_video(synthetic_root)),
-            "--out", str(tmp_path / "viz"), "--frame", "3"]
+    args = [
+        "visualize",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        str(a_video(synthetic_root)),
+        "--out",
+        str(tmp_path / "viz"),
+        "--frame",
+        "3",
+    ]
     if block:
         args += ["--block", block]
     assert main(args) == 0
@@ -51,14 +59,38 @@ def test_reinforced_maps_follow_the_equations(unit):
 
 
 def test_unknown_block_lists_the_tubes(synthetic_root, tiny_checkpoint, tmp_path, capsys):
-    assert main(["visualize", "--checkpoint", str(tiny_checkpoint), str(a_video(synthetic_root)),
-                 "--out", str(tmp_path), "--block", "nope"]) == 1
+    assert (
+        main(
+            [
+                "visualize",
+                "--checkpoint",
+                str(tiny_checkpoint),
+                str(a_video(synthetic_root)),
+                "--out",
+                str(tmp_path),
+                "--block",
+                "nope",
+            ]
+        )
+        == 1
+    )
     assert "stages.0.1.tube" in capsys.readouterr().err
 
 
 def test_matplotlib_missing(synthetic_root, tmp_path, monkeypatch, capsys):
     ckpt = write_checkpoint(tmp_path / "m.pt", tiny_model(head="avg"))
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    assert main(["visualize", "--checkpoint", str(ckpt), str(a_video(synthetic_root)),
-                 "--out", str(tmp_path)]) == 1
+    assert (
+        main(
+            [
+                "visualize",
+                "--checkpoint",
+                str(ckpt),
+                str(a_video(synthetic_root)),
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 1
+    )
     assert "pip install mrstnet[plot]" in capsys.readouterr().err

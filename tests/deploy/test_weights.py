@@ -12,21 +12,48 @@ def trained_run(synthetic_root, tmp_path_factory):
     """Two training steps of a tiny MRST-T-Net on the synthetic set, through `mrstnet train`,
     started from a 2D stem (`--init imagenet:`)."""
     out = tmp_path_factory.mktemp("run")
-    stem2d = {"conv1.weight": torch.randn(8, 3, 7, 7), "bn1.weight": torch.ones(8),
-              "bn1.bias": torch.zeros(8), "bn1.running_mean": torch.zeros(8),
-              "bn1.running_var": torch.ones(8)}
+    stem2d = {
+        "conv1.weight": torch.randn(8, 3, 7, 7),
+        "bn1.weight": torch.ones(8),
+        "bn1.bias": torch.zeros(8),
+        "bn1.running_mean": torch.zeros(8),
+        "bn1.running_var": torch.ones(8),
+    }
     stem_file = out / "resnet_stem.pth"
     torch.save(stem2d, stem_file)
-    code = main(["train", "--dataset", "ucf101", "--root", str(synthetic_root), "--preset", "demo",
-                 "--out", str(out), "--no-progress", "--init", f"imagenet:{stem_file}",
-                 "--set", "max_steps=2", "epochs=1", "batch_size=4", "frames=8", "short_side=32",
-                 "crop_size=32", "num_workers=0", "threads=1", "model_args.width_mult=0.125"])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            "ucf101",
+            "--root",
+            str(synthetic_root),
+            "--preset",
+            "demo",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--init",
+            f"imagenet:{stem_file}",
+            "--set",
+            "max_steps=2",
+            "epochs=1",
+            "batch_size=4",
+            "frames=8",
+            "short_side=32",
+            "crop_size=32",
+            "num_workers=0",
+            "threads=1",
+            "model_args.width_mult=0.125",
+        ]
+    )
     assert code == 0
     return out
 
 
-def test_script_function_makes_weights_that_predict(trained_run, synthetic_root, tmp_path,
-                                                    monkeypatch, capsys):
+def test_script_function_makes_weights_that_predict(
+    trained_run, synthetic_root, tmp_path, monkeypatch, capsys
+):
     best = load_checkpoint(trained_run / "best.pt")
     assert "optimizer" in best
     path = make_demo_weights(trained_run / "best.pt", tmp_path / "demo.pt")
@@ -76,12 +103,20 @@ def test_shipped_demo_weights_recognise_fresh_videos(tmp_path, capsys):
     assert info["bytes"] < MAX_BYTES
     ckpt = load_checkpoint(DEMO)
     assert set(ckpt) <= {"model", "state_dict", "classes", "data", "source"}
-    root = write_synthetic(tmp_path / "fresh", classes=len(ckpt["classes"]), videos_per_class=3,
-                           frames=24, size=80, seed=12345)
+    root = write_synthetic(
+        tmp_path / "fresh",
+        classes=len(ckpt["classes"]),
+        videos_per_class=3,
+        frames=24,
+        size=80,
+        seed=12345,
+    )
     videos = sorted(root.glob("*/*.avi"))
     out = tmp_path / "p.json"
-    assert main(["predict", *map(str, videos), "--clips", "3", "--device", "cpu",
-                 "--json", str(out)]) == 0
+    assert (
+        main(["predict", *map(str, videos), "--clips", "3", "--device", "cpu", "--json", str(out)])
+        == 0
+    )
     assert "using the shipped demo weights" in capsys.readouterr().out
     preds = json.loads(out.read_text())["predictions"]
     right = sum(p["top"][0]["class"] == v.parent.name for p, v in zip(preds, videos, strict=True))

@@ -31,8 +31,17 @@ class ToyVideos(Dataset):
 
     classes = ["right", "left"]
 
-    def __init__(self, n: int = 32, *, frames: int = 4, size: int = 12, clips: int = 0,
-                 slow: float = 0.0, seed: int = 0, random_start: bool = True) -> None:
+    def __init__(
+        self,
+        n: int = 32,
+        *,
+        frames: int = 4,
+        size: int = 12,
+        clips: int = 0,
+        slow: float = 0.0,
+        seed: int = 0,
+        random_start: bool = True,
+    ) -> None:
         g = torch.Generator().manual_seed(seed)
         shape = (n, 3, frames, size, size)
         self.noise = torch.randint(0, 60, shape, generator=g, dtype=torch.uint8)
@@ -65,8 +74,11 @@ class ToyNet(nn.Module):
         super().__init__()
         self.num_classes = num_classes
         self.features = nn.Sequential(
-            nn.Conv3d(3, 8, 3, padding=1), nn.GroupNorm(2, 8), nn.ReLU(),
-            nn.AdaptiveAvgPool3d(1), nn.Flatten(),
+            nn.Conv3d(3, 8, 3, padding=1),
+            nn.GroupNorm(2, 8),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool3d(1),
+            nn.Flatten(),
         )
         self.drop = nn.Dropout(dropout)
         self.fc = nn.Linear(8, num_classes)
@@ -79,15 +91,33 @@ def normalize(video: torch.Tensor) -> torch.Tensor:
     return video.float() / 127.5 - 1
 
 
-def run(out: str | None, *, resume: bool = False, overrides=(), slow: float = 0.0,
-        n: int = 32, fixed: bool = False, progress: bool = False) -> dict:
+def run(
+    out: str | None,
+    *,
+    resume: bool = False,
+    overrides=(),
+    slow: float = 0.0,
+    n: int = 32,
+    fixed: bool = False,
+    progress: bool = False,
+) -> dict:
     cfg = build_config(None, list(overrides) + ["num_workers=0", "threads=1"])
     seed_everything(cfg.seed)
     model = ToyNet(dropout=cfg.dropout or 0.0)
     data = ToyVideos(n, slow=slow, random_start=not fixed)
     val = ToyVideos(8, clips=2, seed=1)
-    return fit(cfg, model, data, val, out_dir=out, resume=resume, collate_fn=default_collate,
-               normalize=normalize, progress=progress, log=lambda *a: print(*a, flush=True))
+    return fit(
+        cfg,
+        model,
+        data,
+        val,
+        out_dir=out,
+        resume=resume,
+        collate_fn=default_collate,
+        normalize=normalize,
+        progress=progress,
+        log=lambda *a: print(*a, flush=True),
+    )
 
 
 if __name__ == "__main__":

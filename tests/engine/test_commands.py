@@ -15,8 +15,16 @@ from mrstnet.engine.checkpoint import load_checkpoint
 
 TINY = [
     "model_args={width_mult: 0.125, depths: [1, 1, 1, 1, 1], head: avg}",
-    "frames=8", "short_side=32", "crop_size=32", "epochs=1", "batch_size=4",
-    "num_workers=0", "lr=1e-3", "val_every=1", "val_clips=2", "log_every=1",
+    "frames=8",
+    "short_side=32",
+    "crop_size=32",
+    "epochs=1",
+    "batch_size=4",
+    "num_workers=0",
+    "lr=1e-3",
+    "val_every=1",
+    "val_clips=2",
+    "log_every=1",
 ]
 
 
@@ -31,9 +39,24 @@ def _one_thread():
 @pytest.fixture(scope="session")
 def run_dir(synthetic_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    code = main(["train", "--dataset", "ucf101", "--root", str(synthetic_root),
-                 "--model", "mrst_t_net_small", "--preset", "demo", "--out", str(out),
-                 "--no-progress", "--set", *TINY])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            "ucf101",
+            "--root",
+            str(synthetic_root),
+            "--model",
+            "mrst_t_net_small",
+            "--preset",
+            "demo",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--set",
+            *TINY,
+        ]
+    )
     assert code in (0, None)
     return out
 
@@ -52,9 +75,26 @@ def test_train_writes_checkpoints_and_log(run_dir, synthetic_root):
 
 def test_test_command_reports_metrics(run_dir, synthetic_root, tmp_path):
     report = tmp_path / "m.json"
-    code = main(["test", "--checkpoint", str(run_dir / "best.pt"), "--dataset", "ucf101",
-                 "--root", str(synthetic_root), "--clips", "2", "--workers", "0",
-                 "--json", str(report), "--out", str(tmp_path), "--no-progress"])
+    code = main(
+        [
+            "test",
+            "--checkpoint",
+            str(run_dir / "best.pt"),
+            "--dataset",
+            "ucf101",
+            "--root",
+            str(synthetic_root),
+            "--clips",
+            "2",
+            "--workers",
+            "0",
+            "--json",
+            str(report),
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     m = json.loads(report.read_text())
     assert {"top1", "top5", "clip_top1", "mean_class_acc", "num_videos"} <= set(m)
@@ -71,9 +111,28 @@ def test_test_split_all_averages_three_splits(run_dir, synthetic_root, tmp_path)
     for s in (1, 2, 3):  # RUN_DIR/split{1,2,3}/best.pt, as `train --split all` writes them
         (tmp_path / f"split{s}").mkdir()
         shutil.copy(run_dir / "best.pt", tmp_path / f"split{s}" / "best.pt")
-    code = main(["test", "--checkpoint", str(tmp_path), "--dataset", "ucf101", "--split", "all",
-                 "--root", str(synthetic_root), "--clips", "1", "--workers", "0",
-                 "--json", str(report), "--out", str(tmp_path), "--no-progress"])
+    code = main(
+        [
+            "test",
+            "--checkpoint",
+            str(tmp_path),
+            "--dataset",
+            "ucf101",
+            "--split",
+            "all",
+            "--root",
+            str(synthetic_root),
+            "--clips",
+            "1",
+            "--workers",
+            "0",
+            "--json",
+            str(report),
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     m = json.loads(report.read_text())
     assert set(m["splits"]) == {"1", "2", "3"}
@@ -84,9 +143,21 @@ def test_test_split_all_averages_three_splits(run_dir, synthetic_root, tmp_path)
 def test_predict_gives_probabilities_for_each_video(run_dir, synthetic_root, tmp_path, capsys):
     video = next((synthetic_root / "MoveLeft").glob("*.avi"))
     out = tmp_path / "p.json"
-    code = main(["predict", "--checkpoint", str(run_dir / "best.pt"), str(video),
-                 str(tmp_path / "missing.avi"), "--top", "3", "--clips", "2",
-                 "--json", str(out)])
+    code = main(
+        [
+            "predict",
+            "--checkpoint",
+            str(run_dir / "best.pt"),
+            str(video),
+            str(tmp_path / "missing.avi"),
+            "--top",
+            "3",
+            "--clips",
+            "2",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0  # one readable video is enough
     preds = json.loads(out.read_text())["predictions"]
     assert len(preds[0]["top"]) == 3
@@ -97,8 +168,23 @@ def test_predict_gives_probabilities_for_each_video(run_dir, synthetic_root, tmp
 
 def test_resume_of_a_finished_run_changes_nothing(run_dir, synthetic_root):
     before = load_checkpoint(run_dir / "last.pt")
-    main(["train", "--dataset", "ucf101", "--root", str(synthetic_root), "--preset", "demo",
-          "--out", str(run_dir), "--resume", "--no-progress", "--set", *TINY])
+    main(
+        [
+            "train",
+            "--dataset",
+            "ucf101",
+            "--root",
+            str(synthetic_root),
+            "--preset",
+            "demo",
+            "--out",
+            str(run_dir),
+            "--resume",
+            "--no-progress",
+            "--set",
+            *TINY,
+        ]
+    )
     after = load_checkpoint(run_dir / "last.pt")
     assert after["step"] == before["step"]
     for k, v in before["state_dict"].items():
@@ -112,8 +198,7 @@ def test_plot_draws_the_curves(run_dir, tmp_path):
     assert png.stat().st_size > 1000
 
 
-def test_init_from_a_checkpoint_replaces_the_classifier(run_dir, synthetic_root, tmp_path,
-                                                        capsys):
+def test_init_from_a_checkpoint_replaces_the_classifier(run_dir, synthetic_root, tmp_path, capsys):
     list_dir = tmp_path / "lists"
     list_dir.mkdir()
     # the same videos as a 2-class list dataset: the classifier shape differs
@@ -121,10 +206,28 @@ def test_init_from_a_checkpoint_replaces_the_classifier(run_dir, synthetic_root,
     lines += [f"MoveRight/{p.name} 1" for p in sorted((synthetic_root / "MoveRight").glob("*"))]
     (list_dir / "train.txt").write_text("\n".join(lines) + "\n")
     out = tmp_path / "ft"
-    main(["train", "--dataset", "list", "--root", str(synthetic_root), "--annotations",
-          str(list_dir / "train.txt"), "--preset", "demo", "--out", str(out),
-          "--init", str(run_dir / "best.pt"), "--no-progress",
-          "--set", *TINY, "val_every=0", "batch_size=2"])
+    main(
+        [
+            "train",
+            "--dataset",
+            "list",
+            "--root",
+            str(synthetic_root),
+            "--annotations",
+            str(list_dir / "train.txt"),
+            "--preset",
+            "demo",
+            "--out",
+            str(out),
+            "--init",
+            str(run_dir / "best.pt"),
+            "--no-progress",
+            "--set",
+            *TINY,
+            "val_every=0",
+            "batch_size=2",
+        ]
+    )
     text = capsys.readouterr().out
     n = len(load_checkpoint(run_dir / "best.pt")["state_dict"])
     # every tensor but the classifier's weight and bias came from the first run

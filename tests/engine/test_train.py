@@ -21,8 +21,13 @@ RECIPE = ["epochs=3", "batch_size=8", "lr=0.01", "dropout=0.3", "ckpt_every=3", 
 
 
 def _toy(out, *extra, sets=RECIPE, **kw):
-    return subprocess.Popen([sys.executable, TOY, str(out), *extra, "--set", *sets],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
+    return subprocess.Popen(
+        [sys.executable, TOY, str(out), *extra, "--set", *sets],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        **kw,
+    )
 
 
 def _finish(proc):
@@ -56,8 +61,9 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
     a, b = load_checkpoint(whole / "last.pt"), load_checkpoint(killed / "last.pt")
     _assert_same_state(a, b)
     assert a["step"] == 12
-    for s, t in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values(),
-                    strict=True):
+    for s, t in zip(
+        a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True
+    ):
         assert torch.equal(s["exp_avg"], t["exp_avg"])
     assert a["classes"] == ["right", "left"] and a["data"]["frames"] == 16
     assert {"model", "scheduler", "scaler", "rng", "preset"} <= set(a)
@@ -69,9 +75,23 @@ def test_torchrun_two_processes_match_one(tmp_path):
     sets = ["epochs=1", "batch_size=8", "lr=0.01", "val_every=1"]
     one = _toy(tmp_path / "one", "--fixed", sets=sets)
     two = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         TOY, str(tmp_path / "two"), "--fixed", "--set", *sets],
-        cwd=ROOT, capture_output=True, text=True, timeout=180,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            TOY,
+            str(tmp_path / "two"),
+            "--fixed",
+            "--set",
+            *sets,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert two.returncode == 0, two.stdout + two.stderr
@@ -116,8 +136,9 @@ def test_sampler_shards_a_global_batch_and_resumes_mid_epoch():
 
 @pytest.mark.parametrize("schedule", ["cosine", "step", "constant"])
 def test_lr_schedule_warms_up_then_decays(schedule):
-    cfg = build_config(None, [f"schedule={schedule}", "warmup_epochs=1", "epochs=4",
-                              "step_epochs=2"])
+    cfg = build_config(
+        None, [f"schedule={schedule}", "warmup_epochs=1", "epochs=4", "step_epochs=2"]
+    )
     f = lr_factor(cfg, steps_per_epoch=10)
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
     if schedule == "constant":

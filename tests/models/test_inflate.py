@@ -22,8 +22,9 @@ class Bottleneck2d(nn.Module):
         self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(planes * 4)
         if stride != 1 or inplanes != planes * 4:
-            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes * 4, 1, stride, bias=False),
-                                            nn.BatchNorm2d(planes * 4))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inplanes, planes * 4, 1, stride, bias=False), nn.BatchNorm2d(planes * 4)
+            )
 
 
 class ResNet2d(nn.Module):
@@ -58,8 +59,11 @@ def randomised(module: nn.Module) -> dict:
 def resnet50_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("imagenet") / "resnet50.pth"
     sd = randomised(ResNet2d())
-    assert len(sd) == 320 and sum(v.numel() for k, v in sd.items()
-                                  if "num_batches" not in k and "running" not in k) == 25_557_032
+    assert (
+        len(sd) == 320
+        and sum(v.numel() for k, v in sd.items() if "num_batches" not in k and "running" not in k)
+        == 25_557_032
+    )
     torch.save(sd, path)
     return path
 
@@ -82,13 +86,14 @@ def test_resnet50_into_mrst_t_net(resnet50_file):
     assert loaded["stages.2.2.tube.restore.0.weight"] == "layer2.1.conv3.weight"  # 128 -> 512
     assert report["not_loaded"]["layer4.0.conv2.weight"] == "no counterpart in MRST-Net"
     assert report["not_loaded"]["fc.weight"] == "no counterpart in MRST-Net"
-    assert not any(".temporal." in k or ".ss." in k or k.startswith("head.")
-                   for k in loaded)
+    assert not any(".temporal." in k or ".ss." in k or k.startswith("head.") for k in loaded)
     assert len(set(loaded.values())) + len(report["not_loaded"]) == len(sd)
     assert len(loaded) + len(report["fresh"]) == len(model.state_dict())
-    print(f"ResNet-50 -> mrst_t_net: {len(set(loaded.values()))}/{len(sd)} ResNet tensors used, "
-          f"{len(loaded)}/{len(model.state_dict())} MRST-Net tensors filled, "
-          f"{len(report['fresh'])} fresh")
+    print(
+        f"ResNet-50 -> mrst_t_net: {len(set(loaded.values()))}/{len(sd)} ResNet tensors used, "
+        f"{len(loaded)}/{len(model.state_dict())} MRST-Net tensors filled, "
+        f"{len(report['fresh'])} fresh"
+    )
 
 
 def test_inflated_stem_sees_each_frame_as_the_2d_net(resnet50_file):
@@ -100,8 +105,11 @@ def test_inflated_stem_sees_each_frame_as_the_2d_net(resnet50_file):
     clip = image[:, :, None].expand(1, 3, 4, 32, 32)
     s = model.stem.spatial(clip)
     y = F.conv2d(image, sd["conv1.weight"], stride=2, padding=3)
-    y = F.relu(F.batch_norm(y, sd["bn1.running_mean"], sd["bn1.running_var"], sd["bn1.weight"],
-                            sd["bn1.bias"]))
+    y = F.relu(
+        F.batch_norm(
+            y, sd["bn1.running_mean"], sd["bn1.running_var"], sd["bn1.weight"], sd["bn1.bias"]
+        )
+    )
     for t in range(4):
         torch.testing.assert_close(s[:, :, t], y, atol=1e-5, rtol=1e-5)
 
