@@ -28,7 +28,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .fastpath import optimize, prepare_for_training, to_channels_last, tune_cpu_allocator
+from .fastpath import (
+    fused_optimizer_ok,
+    optimize,
+    prepare_for_training,
+    to_channels_last,
+    tune_cpu_allocator,
+)
 from .models import create_model
 from .models.profile import count_flops
 
@@ -128,13 +134,17 @@ def build_variants(
             for name, kw in steps.items():
                 m = optimize(base, x, dtype=dtype, compile=compile or None, **kw)
                 out[name] = lambda m=m: _infer(m, x)
+            if not compile:  # what inductor adds on top (warm-up compiles it)
+                m = optimize(base, x, dtype=dtype, compile=True)
+                out["ours + torch.compile"] = lambda m=m: _infer(m, x)
         return out
     base.train()
     opt_ref = torch.optim.AdamW(base.parameters(), lr=1e-4)
     out["reference"] = _train_step(base, opt_ref, x, y, None, device.type)
     model = prepare_for_training(copy.deepcopy(base))
     run_model = torch.compile(model) if compile else model
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    fused = True if fused_optimizer_ok(list(model.parameters())) else None  # as the trainer
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fused)
     out["ours"] = _train_step(run_model, opt, to_channels_last(x), y, amp, device.type)
     if ablate:
         m1 = prepare_for_training(copy.deepcopy(base), channels_last=False)
@@ -145,6 +155,13 @@ def build_variants(
         out["reference + channels_last"] = _train_step(
             m2, torch.optim.AdamW(m2.parameters()), to_channels_last(x), y, None, device.type
         )
+        if not compile:  # the trainer's `--set compile=true`
+            m3 = prepare_for_training(copy.deepcopy(base))
+            out["ours + torch.compile"] = _train_step(
+                torch.compile(m3), torch.optim.AdamW(m3.parameters(), fused=fused),
+                to_channels_last(x), y,
+                amp, device.type,
+            )  # fmt: skip
     return out
 
 

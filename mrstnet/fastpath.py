@@ -74,6 +74,17 @@ def prepare_for_training(
     return model
 
 
+def fused_optimizer_ok(params) -> bool:
+    """Whether ``fused=True`` works for Adam/AdamW/SGD on these parameters: one kernel per
+    step instead of a Python loop of element-wise ops per tensor (~5% of the demo model's
+    CPU training step, benchmarks/results/net.md). Same update to float rounding."""
+    version = tuple(int(v) for v in torch.__version__.split(".")[:2])
+    devices = {p.device.type for p in params}
+    # CPU fused kernels arrived in torch 2.4; CUDA has had them since 2.0
+    ok = {"cuda"} if version < (2, 4) else {"cpu", "cuda"}
+    return bool(devices) and devices <= ok and all(p.is_floating_point() for p in params)
+
+
 # --------------------------------------------------------------------------- allocator
 _ALLOCATOR_TUNED = False
 

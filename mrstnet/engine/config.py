@@ -49,6 +49,9 @@ class TrainConfig:
     # fast layout (README "Performance"): channels_last_3d weights and inputs, glibc malloc
     # that keeps freed activations on CPU, mrstnet.optimize for evaluation; exact, off = False
     fast: bool = True
+    # torch.compile the training model (inductor): pays on CUDA; on this CPU it compiles for
+    # minutes and then runs no faster than the oneDNN eager path (benchmarks/results/compile.md)
+    compile: bool = False
     log_every: int = 20  # steps between JSON log lines
     ckpt_every: int = 0  # also checkpoint every N steps (0 = only at epoch ends)
     # validation after each epoch picks best.pt (0 = never: best.pt follows last.pt)

@@ -21,7 +21,12 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
-from ..fastpath import prepare_for_training, to_channels_last, tune_cpu_allocator
+from ..fastpath import (
+    fused_optimizer_ok,
+    prepare_for_training,
+    to_channels_last,
+    tune_cpu_allocator,
+)
 from . import distributed
 from .checkpoint import (
     load_checkpoint,
@@ -71,12 +76,14 @@ class EpochSampler(Sampler[int]):
 
 def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
+    # the fused kernels: part of the fast path (cfg.fast), same update to float rounding
+    fused = True if cfg.fast and fused_optimizer_ok(params) else None
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(
-            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, fused=fused
         )
     opt = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    return opt(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return opt(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
 
 
 def total_steps(cfg: TrainConfig, steps_per_epoch: int) -> int:
@@ -214,6 +221,8 @@ def fit(
         train_model = DistributedDataParallel(
             model, device_ids=[d.device.index] if d.device.type == "cuda" else None
         )
+    if cfg.compile:  # after DDP, as torch's DDP + compile recipe; unwrap() sees through both
+        train_model = torch.compile(train_model)
     if rng is not None:  # last, so nothing above consumes the restored streams
         set_rng_state(rng[d.rank % len(rng)] if isinstance(rng, list) else rng)
 

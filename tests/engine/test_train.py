@@ -147,3 +147,19 @@ def test_lr_schedule_warms_up_then_decays(schedule):
         assert f(19) == 1.0 and f(20) == pytest.approx(0.1)
     else:
         assert f(10) == pytest.approx(1.0) and f(39) < 0.01
+
+
+@pytest.mark.slow  # inductor compiles C++ kernels for the toy model: ~20-60 s here
+def test_compile_option_trains_like_eager(tmp_path):
+    """`--set compile=true` wraps the training model in torch.compile; same maths as eager
+    (no dropout: inductor draws its own random masks)."""
+    sets = ["epochs=1", "batch_size=8", "lr=0.01", "dropout=0", "val_every=0"]
+    run(str(tmp_path / "eager"), overrides=sets)
+    try:
+        run(str(tmp_path / "compiled"), overrides=[*sets, "compile=true"])
+    finally:
+        torch._dynamo.reset()
+    a = load_checkpoint(tmp_path / "eager" / "last.pt")
+    b = load_checkpoint(tmp_path / "compiled" / "last.pt")
+    assert b["preset"]["compile"] is True
+    _assert_same_state(a, b, exact=False)

@@ -1,0 +1,183 @@
+"""torch.compile on every registered model (issue 5), run by hand: does it work, is it exact,
+and what does it cost and give on this machine.
+
+    python benchmarks/compile_check.py [--models c3d mrst_t_net ...] [--frames 8 --size 64]
+
+For each model, at its registered architecture (only num_classes=10 and dropout=0, so that
+eager and compiled draw no different random masks), on a batch of 2 random clips:
+
+- inference: ``torch.compile(model)`` in eval mode beside eager, largest score difference;
+- training: the trainer's path (``prepare_for_training``: fast impl, channels_last_3d) then
+  ``torch.compile``, one forward+backward beside eager: loss difference and the largest
+  gradient difference relative to the gradient's scale, over every parameter;
+- the first compiled call's seconds (compilation) and the median eager / compiled time of
+  3 further calls.
+
+Writes benchmarks/results/compile.{json,md}. Compilation on a 2-core CPU takes minutes for
+the 33-block networks; the whole run takes about an hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's mrstnet, not an installed one
+from mrstnet.fastpath import prepare_for_training, to_channels_last  # noqa: E402
+from mrstnet.models import create_model, list_models  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "results"
+
+
+def _timed(fn, repeats: int = 3) -> tuple[float, float]:
+    """(seconds of the first call, median seconds of `repeats` further calls)."""
+    t0 = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return first, statistics.median(times)
+
+
+def check_inference(name: str, x: torch.Tensor) -> dict:
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=10, dropout=0.0).eval()
+    compiled = torch.compile(model)
+    with torch.no_grad():
+        expected = model(x)
+        _, eager_s = _timed(lambda: model(x))
+        compile_s, compiled_s = _timed(lambda: compiled(x))
+        got = compiled(x)
+    return {
+        "max_abs_diff": float((got - expected).abs().max()),
+        "compile_s": compile_s,
+        "eager_s": eager_s,
+        "compiled_s": compiled_s,
+    }
+
+
+def _loss_and_grads(model, x, y) -> tuple[float, dict[str, torch.Tensor]]:
+    model.zero_grad(set_to_none=True)
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    return float(loss), {k: p.grad.detach().clone() for k, p in model.named_parameters()}
+
+
+def check_training(name: str, x: torch.Tensor) -> dict:
+    torch.manual_seed(0)
+    base = prepare_for_training(create_model(name, num_classes=10, dropout=0.0).train())
+    eager = copy.deepcopy(base)  # BN running stats move on every call: one copy each
+    model = copy.deepcopy(base)
+    compiled = torch.compile(model)
+    x = to_channels_last(x)
+    y = torch.arange(len(x)) % 10
+    loss_e, grads_e = _loss_and_grads(eager, x, y)
+    t0 = time.perf_counter()
+    loss_c, grads_c = _loss_and_grads(compiled, x, y)  # the first call compiles
+    compile_s = time.perf_counter() - t0
+    worst, worst_name = 0.0, ""
+    for k, g in grads_e.items():
+        rel = float((grads_c[k] - g).abs().max() / g.abs().max().clamp_min(1e-12))
+        if rel > worst:
+            worst, worst_name = rel, k
+    _, eager_s = _timed(partial(_loss_and_grads, eager, x, y))
+    _, compiled_s = _timed(partial(_loss_and_grads, compiled, x, y))
+    return {
+        "loss_diff": abs(loss_c - loss_e),
+        "max_rel_grad_diff": worst,
+        "worst_param": worst_name,
+        "params_checked": len(grads_e),
+        "compile_s": compile_s,
+        "eager_s": eager_s,
+        "compiled_s": compiled_s,
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", nargs="*", default=list_models())
+    p.add_argument("--frames", type=int, default=8)
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default=str(OUT / "compile.json"))
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    x = torch.randn(2, 3, a.frames, a.size, a.size, generator=torch.Generator().manual_seed(0))
+    out_path = Path(a.out)
+    results = json.loads(out_path.read_text())["models"] if out_path.exists() else {}
+    for name in a.models:
+        row: dict = {}
+        for mode, check in (("inference", check_inference), ("training", check_training)):
+            t0 = time.perf_counter()
+            try:
+                row[mode] = check(name, x)
+                row[mode]["ok"] = True
+            except Exception as e:  # noqa: BLE001 - a failure is a result to report
+                row[mode] = {"ok": False, "error": f"{type(e).__name__}: {e}"[:500]}
+            row[mode]["total_s"] = time.perf_counter() - t0
+            torch._dynamo.reset()
+            print(name, mode, json.dumps(row[mode]), flush=True)
+        results[name] = row
+        write(results, a, out_path)  # after each model: a long run keeps what it did
+    return 0
+
+
+def write(results: dict, a, out_path: Path) -> None:
+    env = {
+        "torch": torch.__version__,
+        "threads": a.threads,
+        "input": [2, 3, a.frames, a.size, a.size],
+    }
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"env": env, "models": results}, indent=1) + "\n")
+    tmp.replace(out_path)
+    head = (
+        "| model | inference: max score diff | compile s | eager ms | compiled ms "
+        "| training: loss diff | max rel grad diff | compile s | eager ms | compiled ms |\n"
+        + "|---" * 10
+        + "|"
+    )
+    lines = [head]
+    for name, r in results.items():
+        i, t = r["inference"], r["training"]
+        cells = [name]
+        cells += (
+            [f"{i['max_abs_diff']:.1e}", f"{i['compile_s']:.0f}", f"{i['eager_s'] * 1e3:.0f}"]
+            + [f"{i['compiled_s'] * 1e3:.0f}"]
+            if i["ok"]
+            else ["fails: " + i["error"][:80], "", "", ""]
+        )
+        cells += (
+            [f"{t['loss_diff']:.1e}", f"{t['max_rel_grad_diff']:.1e}", f"{t['compile_s']:.0f}"]
+            + [f"{t['eager_s'] * 1e3:.0f}", f"{t['compiled_s'] * 1e3:.0f}"]
+            if t["ok"]
+            else ["fails: " + t["error"][:80], "", "", "", ""]
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    foot = (
+        f"\n\nInput {env['input']} (batch, channels, frames, height, width), fp32 on CPU, "
+        f"{a.threads} threads, torch {env['torch']}; registered architectures with "
+        "num_classes=10, dropout=0. Training: the trainer's layout (fast impl, "
+        "channels_last_3d) eager vs compiled, one forward+backward; grad diff relative to "
+        "each gradient's largest value. Times are medians of 3 calls after the first "
+        "(compile s: the first call, compilation included).\n"
+    )
+    out_path.with_suffix(".md").write_text("\n".join(lines) + foot)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
