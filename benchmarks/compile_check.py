@@ -69,11 +69,13 @@ def check_inference(name: str, x: torch.Tensor) -> dict:
     }
 
 
-def _loss_and_grads(model, x, y) -> tuple[float, dict[str, torch.Tensor]]:
+def _loss_and_grads(run, model, x, y) -> tuple[float, dict[str, torch.Tensor]]:
+    """One forward+backward through `run` (the model or its compiled wrapper)."""
     model.zero_grad(set_to_none=True)
-    loss = F.cross_entropy(model(x), y)
+    loss = F.cross_entropy(run(x), y)
     loss.backward()
-    return float(loss), {k: p.grad.detach().clone() for k, p in model.named_parameters()}
+    grads = {k: p.grad.detach().clone() for k, p in model.named_parameters()}
+    return float(loss.detach()), grads
 
 
 def check_training(name: str, x: torch.Tensor) -> dict:
@@ -84,17 +86,17 @@ def check_training(name: str, x: torch.Tensor) -> dict:
     compiled = torch.compile(model)
     x = to_channels_last(x)
     y = torch.arange(len(x)) % 10
-    loss_e, grads_e = _loss_and_grads(eager, x, y)
+    loss_e, grads_e = _loss_and_grads(eager, eager, x, y)
     t0 = time.perf_counter()
-    loss_c, grads_c = _loss_and_grads(compiled, x, y)  # the first call compiles
+    loss_c, grads_c = _loss_and_grads(compiled, model, x, y)  # the first call compiles
     compile_s = time.perf_counter() - t0
     worst, worst_name = 0.0, ""
     for k, g in grads_e.items():
         rel = float((grads_c[k] - g).abs().max() / g.abs().max().clamp_min(1e-12))
         if rel > worst:
             worst, worst_name = rel, k
-    _, eager_s = _timed(partial(_loss_and_grads, eager, x, y))
-    _, compiled_s = _timed(partial(_loss_and_grads, compiled, x, y))
+    _, eager_s = _timed(partial(_loss_and_grads, eager, eager, x, y))
+    _, compiled_s = _timed(partial(_loss_and_grads, compiled, model, x, y))
     return {
         "loss_diff": abs(loss_c - loss_e),
         "max_rel_grad_diff": worst,
