@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from mrstnet.data.synthetic import write_synthetic
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread per test: tiny tensors and decoding gain nothing from more on a
+    shared 2-core machine, and code under test that sets the count (the trainer's
+    `threads`) must not leak it into the next test."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

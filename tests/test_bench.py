@@ -2,18 +2,7 @@
 
 import json
 
-import pytest
-import torch
-
 from mrstnet.cli import main
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_bench_quick_writes_rows(tmp_path, capsys):

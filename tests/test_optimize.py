@@ -12,14 +12,6 @@ from mrstnet.fastpath import fold_batchnorm, prepare_for_training, to_channels_l
 TINY = dict(width_mult=0.125, depths=(1, 1, 1, 1, 1), lstm_hidden=16, num_classes=5)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _randomize_bn(model: nn.Module, seed: int = 1) -> None:
     """Non-trivial running statistics and affine BN parameters, so folding is really tested."""
     g = torch.Generator().manual_seed(seed)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,8 @@ def run_ablation(
                 progress=progress,
                 log=lambda *a: None,
             )
-            m = test_run(
+            test = partial(
+                test_run,
                 run_dir / "best.pt",
                 dataset="ucf101",
                 root=root,
@@ -91,17 +93,7 @@ def run_ablation(
                 progress=progress,
                 log=lambda *a: None,
             )
-            shuffled = test_run(
-                run_dir / "best.pt",
-                dataset="ucf101",
-                root=root,
-                clips=test_clips,
-                num_workers=cfg.num_workers,
-                device="cpu",
-                shuffle_frames=True,
-                progress=progress,
-                log=lambda *a: None,
-            )
+            m, shuffled = test(), test(shuffle_frames=True)
             r = {
                 "unit": unit,
                 "seed": seed,

@@ -250,6 +250,7 @@ def fit(
 
     runlog = RunLog(run_dir, main)
     last_step = total_steps(cfg, steps_per_epoch)
+    epochs = -(-last_step // steps_per_epoch)  # what the logs count to: max_steps may end it early
     summary: dict = {"best_top1": best if best >= 0 else None}
     t_start = time.perf_counter()
     lr = optimizer.param_groups[0]["lr"]
@@ -274,7 +275,7 @@ def fit(
         bar = tqdm(
             total=steps_per_epoch,
             initial=skip,
-            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            desc=f"epoch {epoch + 1}/{epochs}",
             disable=not (progress and main),
             leave=False,
             dynamic_ncols=True,
@@ -343,7 +344,7 @@ def fit(
         elif val_set is None or not cfg.val_every:
             improved = True  # no validation: best.pt is the latest epoch
         runlog.write(record)
-        say(_epoch_line(record, cfg.epochs))
+        say(_epoch_line(record, epochs))
         if run_dir:
             checkpoint([last_path] + ([run_dir / "best.pt"] if improved else []), epoch)
         summary.update(record)

@@ -16,15 +16,6 @@ TINY_NET = dict(width_mult=0.125, depths=(1, 1, 1, 1, 1), lstm_hidden=16)
 CLASSES = ["a", "b", "c", "d"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # a shared 2-core machine: intra-op threads only fight other processes here
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny_model(name: str = "mrst_t_net", **overrides) -> nn.Module:
     """A small registered model whose logits are O(1), so that 1e-4 parity means something
     (the default classifier init, std 0.01, makes logits ~1e-3)."""

@@ -28,14 +28,6 @@ TINY = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="session")
 def run_dir(synthetic_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
