@@ -49,8 +49,8 @@ class TrainConfig:
     # fast layout (README "Performance"): channels_last_3d weights and inputs, glibc malloc
     # that keeps freed activations on CPU, mrstnet.optimize for evaluation; exact, off = False
     fast: bool = True
-    # torch.compile the training model (inductor): pays on CUDA; on this CPU it compiles for
-    # minutes and then runs no faster than the oneDNN eager path (benchmarks/results/compile.md)
+    # torch.compile the training model (inductor), meant for CUDA: on a 2-core CPU it compiles
+    # for a minute or more, then runs no faster than the eager oneDNN path (README Performance)
     compile: bool = False
     log_every: int = 20  # steps between JSON log lines
     ckpt_every: int = 0  # also checkpoint every N steps (0 = only at epoch ends)
