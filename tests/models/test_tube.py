@@ -3,7 +3,7 @@ import copy
 import pytest
 import torch
 
-from mrstnet.models.tube import UNITS, Block, Tube
+from mrstnet.models.tube import UNITS, Block, Tube, gap
 
 MRST = ["mrst_p", "mrst_s", "mrst_t"]
 
@@ -115,3 +115,16 @@ def test_bad_arguments():
         Tube(4, 4, 4, unit="mrst_x")
     with pytest.raises(ValueError):
         Tube(4, 4, 4, impl="slow")
+
+
+def test_gap_backward_is_means_backward():
+    """`gap` hands back an expanded view of grad / positions: the same gradient as
+    `mean`'s, bit for bit, in both memory layouts; gradcheck in float64."""
+    for fmt in (torch.contiguous_format, torch.channels_last_3d):
+        u = torch.randn(2, 5, 3, 4, 6).contiguous(memory_format=fmt).requires_grad_()
+        w = torch.randn(2, 5)
+        (g_ours,) = torch.autograd.grad((gap(u) * w).sum(), u)
+        (g_mean,) = torch.autograd.grad((u.mean(dim=(-3, -2, -1)) * w).sum(), u)
+        assert torch.equal(g_ours, g_mean)
+    u64 = torch.randn(2, 3, 2, 3, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(gap, (u64,))
