@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="classes, videos per subset, missing and unreadable files, frame/size statistics",
         description="Read the split files, then open every listed video: probe its header and "
         "decode its last frame (catches truncated files). Exit 0, or 1 with --strict when "
-        "videos are missing or unreadable, or 2 when the annotations are malformed.",
+        "videos are missing or unreadable, or 2 when the root or the annotations are absent or "
+        "malformed.",
     )
     c.add_argument(
         "--dataset", required=True, choices=["ucf101", "hmdb51", "kinetics", "list", "folder"]
@@ -32,9 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument(
         "--annotations",
         metavar="DIR",
-        help="split or CSV folder (list: the list "
-        "file or its folder); default: the official folder name in ROOT, then in "
-        "ROOT's parent",
+        help="split or CSV folder (list: the list file, checked as train, or its folder); "
+        "default: the official folder name in ROOT, then in ROOT's parent",
     )
     c.add_argument("--split", type=int, default=1, choices=[1, 2, 3])
     c.add_argument("--json", metavar="FILE", help="also write the full report as JSON")
@@ -64,7 +64,7 @@ def run_check(args: argparse.Namespace) -> int:
             workers=args.workers,
             progress=not args.no_progress,
         )
-    except (SplitFileError, FileNotFoundError, ValueError) as e:
+    except (SplitFileError, FileNotFoundError, NotADirectoryError, ValueError) as e:
         # A malformed or absent annotation file is the user's to fix: say where, no traceback.
         print(f"mrstnet data check: {e}", file=sys.stderr)
         return 2

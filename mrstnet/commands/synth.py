@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 ORDER = 20
@@ -25,8 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="number of classes, 2..16, even numbers keep the pairs whole (default 10)",
     )
     p.add_argument("--videos-per-class", type=int, default=30, help="default 30 (at least 3)")
-    p.add_argument("--frames", type=int, default=32, help="frames per video (default 32)")
-    p.add_argument("--size", type=int, default=64, help="frame width and height (default 64)")
+    p.add_argument(
+        "--frames", type=int, default=32, help="frames per video (default 32, at least 2)"
+    )
+    p.add_argument(
+        "--size", type=int, default=64, help="frame width and height (default 64, at least 16)"
+    )
     p.add_argument("--seed", type=int, default=0, help="the set is deterministic in it")
     p.set_defaults(func=run)
 
@@ -44,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
             size=args.size,
             seed=args.seed,
         )
-    except ValueError as e:
-        print(f"mrstnet synth: {e}")
+    except (ValueError, OSError) as e:  # bad arguments, or OUT cannot be written
+        print(f"mrstnet synth: {e}", file=sys.stderr)
         return 2
     seconds = time.perf_counter() - start
     n = args.classes * args.videos_per_class

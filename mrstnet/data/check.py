@@ -3,12 +3,14 @@
 `check_dataset` reads the annotation files with the same readers the dataset uses, then opens
 every listed video that exists once (a video listed in two subsets is checked once): it probes
 the header (`probe`'s frame count, fps and size) and decodes the last frame of that count, so
-a truncated file, whose header still promises frames it no longer holds, is caught. Decoding
-one frame per video, after a seek, keeps the check to a few milliseconds a video.
+a truncated file, whose header still promises frames (or, in MKV/WebM, a duration) it no
+longer holds, is caught. Decoding one frame per video, after a seek, keeps the check to a few
+milliseconds a video.
 
 The report is a JSON-able dict::
 
     dataset, root, split       what was checked
+    note                       (only when a list file was given: it is checked as train)
     num_classes, classes
     train, test (, val)        listed videos per subset (found + missing)
     subsets                    {subset: {listed, found, missing}}
@@ -30,7 +32,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from mrstnet.data.datasets import ANNOTATION_DIRS, READERS, find_annotations
+from mrstnet.data.datasets import ANNOTATION_DIRS, READERS, dataset_root, find_annotations
 from mrstnet.data.video import END_SLACK, VideoDecodeError, VideoInfo, VideoReader
 
 # Kinetics calls its held-out set "val"; test.csv (no labels in the official release) is
@@ -47,7 +49,9 @@ def check_video(path: Path | str) -> VideoInfo:
     `VideoReader.info` falls back to counting packets when the header's frame count disagrees
     with the duration, which is what a truncated AVI looks like (its duration is estimated
     from the bytes that are left); so a header count above the packets found is reported as
-    truncation. Otherwise the last frame must decode (a file cut inside its last frames)."""
+    truncation. MKV and WebM store no frame count, but their duration survives a cut, so
+    there the packets must reach the end of that duration. Otherwise the last frame must
+    decode (a file cut inside its last frames)."""
     with VideoReader(path) as reader:
         info = reader.info
         header = reader.stream.frames
@@ -56,8 +60,36 @@ def check_video(path: Path | str) -> VideoInfo:
                 path,
                 f"truncated: the header lists {header} frames, the file holds {info.num_frames}",
             )
+        duration = (reader.container.duration or 0) / 1e6
+        end = _packets_end(reader) if header <= 0 and duration > 0 else None
+        if end is not None:
+            implied = round(duration * info.fps)
+            if (duration - end) * info.fps > max(END_SLACK, 0.05 * implied):
+                raise VideoDecodeError(
+                    path,
+                    f"truncated: the container's duration implies ~{implied} frames, "
+                    f"the file holds {info.num_frames}",
+                )
         reader.read([info.num_frames - 1])
     return info
+
+
+def _packets_end(reader: VideoReader) -> float | None:
+    """Seconds from the start to the end of the last packet of any stream (demuxing only);
+    None if no packet has a timestamp.
+
+    Every stream counts, not only the video: the duration is that of the longest stream, and
+    an audio track that outlasts the video is no sign of a cut, whereas a cut ends them all."""
+    container = reader.container
+    end = max(
+        (
+            float((p.pts + (p.duration or 0)) * p.time_base)
+            for p in container.demux()
+            if p.pts is not None and p.time_base
+        ),
+        default=None,
+    )
+    return None if end is None else end - (container.start_time or 0) / 1e6
 
 
 def _check(path: Path) -> tuple[Path, VideoInfo | None, str | None]:
@@ -87,9 +119,11 @@ def check_dataset(
     """Check every subset of a dataset; see the module docstring for the report.
 
     Raises SplitFileError (malformed annotation line), FileNotFoundError (no annotations or
-    no root) and ValueError (unknown dataset), as the dataset would."""
+    no root), NotADirectoryError (a file given as the annotation folder) and ValueError
+    (unknown dataset), as the dataset would."""
     if name not in READERS:
         raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(READERS)}")
+    dataset_root(root)
     reader = READERS[name]
     subsets = SUBSETS.get(name, DEFAULT_SUBSETS)
     report: dict = {"dataset": name, "root": str(root), "split": split}
@@ -100,6 +134,13 @@ def check_dataset(
             subsets = ("train", "val")
     elif annotations is not None:
         report["annotations"] = str(annotations)
+        if name == "list" and Path(annotations).is_file():
+            # One list file is one subset: read_list would give the same file for "test".
+            subsets = ("train",)
+            report["note"] = (
+                "one list file given: checked as train (give the folder of "
+                "train/test lists to check both)"
+            )
     classes: list[str] = []
     per_subset: dict[str, dict] = {}
     missing: list[str] = []
@@ -167,6 +208,8 @@ def format_report(report: dict, *, limit: int = 10) -> str:
     lines = [f"{report['dataset']} split {report['split']} at {report['root']}"]
     if "annotations" in report:
         lines.append(f"annotations: {report['annotations']}")
+    if "note" in report:
+        lines.append(f"note: {report['note']}")
     lines.append(f"classes: {report['num_classes']}")
     for subset, c in report["subsets"].items():
         lines.append(

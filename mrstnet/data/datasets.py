@@ -60,12 +60,26 @@ Index = tuple[list[VideoRecord], list[str], list[Path]]  # videos, classes, miss
 
 
 # -- annotation files ---------------------------------------------------------------------------
+def dataset_root(root: Path | str) -> Path:
+    """`root` as a Path; FileNotFoundError if it is not a folder. Checked before the split
+    files, which a mistyped ROOT would still find in its parent."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset root not found: {root}")
+    return root
+
+
 def find_annotations(root: Path | str, name: str, annotations: Path | str | None = None) -> Path:
-    """`annotations` if given, else ROOT/name, else ROOT/../name."""
+    """`annotations` if given (a folder), else ROOT/name, else ROOT/../name."""
     if annotations is not None:
         path = Path(annotations)
         if not path.exists():
             raise FileNotFoundError(f"annotations not found: {path}")
+        if not path.is_dir():
+            raise NotADirectoryError(
+                f"--annotations must be the folder of split files (like {name}/), "
+                f"got a file: {path}"
+            )
         return path
     root = Path(root)
     for candidate in (root / name, root.parent / name):
@@ -120,7 +134,7 @@ def read_ucf101(
 ) -> Index:
     """UCF-101: classInd.txt ("1 ApplyEyeMakeup"), trainlist0N.txt ("Class/v.avi 1"),
     testlist0N.txt ("Class/v.avi", label from the folder)."""
-    root = Path(root)
+    root = dataset_root(root)
     ann = find_annotations(root, ANNOTATION_DIRS["ucf101"], annotations)
     classes: list[str] = []
     ind = ann / "classInd.txt"
@@ -170,7 +184,7 @@ def read_hmdb51(
 ) -> Index:
     """HMDB51: <class>_test_split{N}.txt with lines "<name>.avi <0|1|2>" (1 train, 2 test,
     0 unused); classes sorted by name."""
-    root = Path(root)
+    root = dataset_root(root)
     ann = find_annotations(root, ANNOTATION_DIRS["hmdb51"], annotations)
     suffix = f"_test_split{split}.txt"
     files = sorted(p for p in ann.iterdir() if p.name.endswith(suffix))
@@ -201,9 +215,11 @@ def read_kinetics(
 ) -> Index:
     """Kinetics-400: annotations/<subset>.csv (label,youtube_id,time_start,time_end,split);
     videos at <root>/<subset>/<label>/<youtube_id>_<start:06d>_<end:06d>.<ext>. Label
-    folders may use '_' for spaces and any video extension. Missing videos are returned, not
-    raised: every real copy of Kinetics lacks some. Classes: sorted labels of train.csv."""
-    root = Path(root)
+    folders may use '_' for spaces and any video extension. A row without a label (or a CSV
+    without the column, as the official test.csv) is unlabelled: label -1, video directly in
+    <root>/<subset>/. Missing videos are returned, not raised: every real copy of Kinetics
+    lacks some. Classes: sorted labels of train.csv."""
+    root = dataset_root(root)
     ann = find_annotations(root, ANNOTATION_DIRS["kinetics"], annotations)
     table = ann / f"{subset}.csv"
 
@@ -212,7 +228,7 @@ def read_kinetics(
         if not lines:
             raise SplitFileError(path, None, "empty CSV")
         header = next(csv.reader([lines[0][1]]))
-        need = {"label", "youtube_id", "time_start", "time_end"}
+        need = {"youtube_id", "time_start", "time_end"}  # "label" is optional: see above
         if not need <= set(header):
             raise SplitFileError(path, lines[0][0], f"header must have {sorted(need)}", lines[0][1])
         out = []
@@ -224,7 +240,7 @@ def read_kinetics(
         return out
 
     labelled = ann / "train.csv" if (ann / "train.csv").is_file() else table
-    classes = sorted({r["label"] for _, r in rows(labelled) if r["label"]})
+    classes = sorted({r.get("label", "") for _, r in rows(labelled)} - {""})
     by_name = {c: i for i, c in enumerate(classes)}
     stems: dict[Path, dict[str, str]] = {}
 
@@ -246,7 +262,7 @@ def read_kinetics(
             stem = f"{r['youtube_id']}_{start:06d}_{end:06d}"
         except ValueError as exc:
             raise SplitFileError(table, n, "time_start/time_end must be numbers") from exc
-        label_name = r["label"]
+        label_name = r.get("label", "")  # none in the official test set
         if label_name and label_name not in by_name:
             raise SplitFileError(
                 table, n, f"label {label_name!r} is not a class of {labelled.name}"
@@ -277,7 +293,7 @@ def read_list(
     `<subset>list.txt`, `<subset>.txt` or `<subset>_list.txt` (first found). Class names come
     from `classInd.txt` ("1 Name") or `classes.txt` (one name a line) beside the list file,
     else they are the label numbers."""
-    root = Path(root)
+    root = dataset_root(root)
     if annotations is None:
         annotations = root
     ann = Path(annotations)
@@ -302,8 +318,14 @@ def read_list(
         videos.append(VideoRecord(root / parts[0], int(parts[1])))
     num = max((v.label for v in videos), default=-1) + 1
     classes = [str(i) for i in range(num)]
-    if (ann.parent / "classInd.txt").is_file():
-        classes = [line.split(maxsplit=1)[1] for _, line in _lines(ann.parent / "classInd.txt")]
+    ind = ann.parent / "classInd.txt"
+    if ind.is_file():
+        classes = []
+        for n, line in _lines(ind):
+            parts = line.split(maxsplit=1)
+            if len(parts) != 2 or not parts[0].isdigit():
+                raise SplitFileError(ind, n, "expected '<index> <Name>'", line)
+            classes.append(parts[1])
     elif (ann.parent / "classes.txt").is_file():
         classes = [line for _, line in _lines(ann.parent / "classes.txt")]
     if num > len(classes):
@@ -321,9 +343,7 @@ def read_folder(
 ) -> Index:
     """Any folder of class folders (<root>/<class>/*.<video ext>): every video, classes sorted.
     `subset` and `split` are ignored (there is no split information)."""
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"dataset root not found: {root}")
+    root = dataset_root(root)
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     videos = [
         VideoRecord(root / c / f, label)

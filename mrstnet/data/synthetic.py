@@ -39,12 +39,22 @@ PAIRS: list[tuple[str, str]] = [
 ]
 CLASSES: list[str] = [name for pair in PAIRS for name in pair]
 FPS = 25
+MIN_FRAMES = 2  # a direction of motion needs two frames; one frame is its own reversal
+# The actor's half-size is 0.09-0.15 of the frame (down to a third of that in Grow): below
+# 16 pixels it covers no pixel in a good share of frames (at 16, in a few frames of Grow).
+MIN_SIZE = 16
 
 
 def class_names(num_classes: int) -> list[str]:
     if not 2 <= num_classes <= len(CLASSES):
         raise ValueError(f"classes must be between 2 and {len(CLASSES)}, got {num_classes}")
     return CLASSES[:num_classes]
+
+
+def class_video(label: int, rng: np.random.Generator, frames: int, size: int) -> np.ndarray:
+    """A video of class CLASSES[label]: pair label // 2, played backwards for odd labels."""
+    video = render(label // 2, rng, frames, size)
+    return np.ascontiguousarray(video[::-1] if label % 2 else video)
 
 
 def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -205,6 +215,10 @@ def write_synthetic(
     """
     if videos_per_class < 3:
         raise ValueError("videos_per_class must be at least 3 (three splits by group)")
+    if frames < MIN_FRAMES:
+        raise ValueError(f"frames must be at least {MIN_FRAMES} (motion needs two), got {frames}")
+    if size < MIN_SIZE:
+        raise ValueError(f"size must be at least {MIN_SIZE} pixels, got {size}")
     out = Path(out)
     names = class_names(classes)
     groups = 9 if videos_per_class >= 9 else 3
@@ -218,13 +232,10 @@ def write_synthetic(
     for label, name in enumerate(names):
         (out / name).mkdir(exist_ok=True)
         for j in range(videos_per_class):
-            rng = np.random.default_rng(int(seeds[label, j]))
-            video = render(label // 2, rng, frames, size)
-            if label % 2:
-                video = video[::-1]
+            video = class_video(label, np.random.default_rng(int(seeds[label, j])), frames, size)
             g, c = j % groups + 1, j // groups + 1
             rel = f"{name}/v_{name}_g{g:02d}_c{c:02d}.avi"
-            write_video(out / rel, np.ascontiguousarray(video))
+            write_video(out / rel, video)
             for s in (1, 2, 3):
                 if (g - 1) % 3 == s - 1:
                     test[s].append(rel)

@@ -68,11 +68,19 @@ def test_check_kinetics_list_and_annotations_in_parent(synth, tmp_path, capsys):
     header = "label,youtube_id,time_start,time_end,split\n"
     (root / "annotations/train.csv").write_text(header + "walk,aaa,0,10,train\nwalk,b,0,10,train\n")
     (root / "annotations/val.csv").write_text(header)
+    # The official test.csv has no label column: checked, not fatal.
+    (root / "annotations/test.csv").write_text(
+        "youtube_id,time_start,time_end,split\nccc,0,10,test\n"
+    )
     report_path = tmp_path / "k.json"
     args = ["data", "check", "--dataset", "kinetics", "--root", str(root), "--no-progress"]
     assert main([*args, "--json", str(report_path)]) == 0
     report = json.loads(report_path.read_text())
-    assert (report["train"], report["val"], report["num_classes"]) == (2, 0, 1)
+    assert (report["train"], report["val"], report["test"], report["num_classes"]) == (2, 0, 1, 1)
+    assert len(report["missing"]) == 2 and report["unreadable"] == []
+    (root / "annotations/test.csv").unlink()
+    assert main([*args, "--json", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
     assert len(report["missing"]) == 1 and report["unreadable"] == []
     # The split folder one level up from ROOT is found without --annotations.
     moved = tmp_path / "ucfTrainTestlist"
@@ -85,3 +93,51 @@ def test_check_kinetics_list_and_annotations_in_parent(synth, tmp_path, capsys):
 def test_data_without_subcommand_prints_help(capsys):
     assert main(["data"]) == 2
     assert "check" in capsys.readouterr().out
+
+
+def test_check_one_list_file_counts_it_once_as_train(synth, tmp_path, capsys):
+    lst = tmp_path / "all.txt"
+    lst.write_text("".join(f"{p.relative_to(synth)} 0\n" for p in sorted(synth.glob("*/*.avi"))))
+    report_path = tmp_path / "r.json"
+    args = ["data", "check", "--dataset", "list", "--root", str(synth), "--no-progress"]
+    assert main([*args, "--annotations", str(lst), "--json", str(report_path)]) == 0
+    text = capsys.readouterr().out
+    assert "note: one list file given: checked as train" in text and "test:" not in text
+    report = json.loads(report_path.read_text())
+    assert (report["train"], report["test"], report["checked"]) == (6, 0, 6)
+
+
+@pytest.mark.parametrize(
+    "root,annotations,message",
+    [
+        ("typo", None, "dataset root not found: {synth}/typo"),
+        (".", "ucfTrainTestlist/trainlist01.txt", "--annotations must be the folder of split"),
+    ],
+)
+def test_check_bad_root_or_annotations_exits_2_saying_so(synth, capsys, root, annotations, message):
+    args = ["data", "check", "--dataset", "ucf101", "--root", str(synth / root), "--no-progress"]
+    if annotations:
+        args += ["--annotations", str(synth / annotations)]
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert message.format(synth=synth) in captured.err and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize(
+    "option,value,message",
+    [
+        ("--frames", "0", "frames must be at least 2"),
+        ("--frames", "1", "frames must be at least 2"),
+        ("--size", "0", "size must be at least 16"),
+        ("--size", "15", "size must be at least 16"),
+        ("--classes", "1", "classes must be between 2 and 16"),
+        ("--classes", "17", "classes must be between 2 and 16"),
+        ("--videos-per-class", "2", "videos_per_class must be at least 3"),
+    ],
+)
+def test_synth_rejects_bad_arguments_on_stderr(tmp_path, capsys, option, value, message):
+    out = tmp_path / "synth"
+    assert main(["synth", str(out), option, value]) == 2
+    captured = capsys.readouterr()
+    assert f"mrstnet synth: {message}" in captured.err and captured.out == ""
+    assert not out.exists()  # checked before anything is written

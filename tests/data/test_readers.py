@@ -116,6 +116,12 @@ def test_kinetics_csv_missing_videos_are_counted_not_fatal(tmp_path):
     assert [p.name for p in missing] == ["gone_000000_000010.mp4"]
     videos, _, missing = read_kinetics(root, subset="val")
     assert videos == [] and len(missing) == 1
+    # The official test.csv has no label column: unlabelled videos, straight in test/.
+    _crlf(root / "annotations/test.csv", "youtube_id,time_start,time_end,split", "ddd,0,10,test")
+    _touch(root, "test/ddd_000000_000010.mp4")
+    videos, classes, missing = read_kinetics(root, subset="test")
+    assert [(v.path.name, v.label) for v in videos] == [("ddd_000000_000010.mp4", -1)]
+    assert classes == ["abseiling", "air drumming"] and missing == []
     _crlf(root / "annotations/val.csv", header, "abseiling,ccc,1")
     with pytest.raises(SplitFileError, match=r"val\.csv:2: expected 5 fields"):
         read_kinetics(root, subset="val")
@@ -137,6 +143,16 @@ def test_list_file_mmaction2_style(tmp_path):
         read_list(root, subset="train", annotations=lst)
 
 
+def test_list_file_class_index_beside_it(tmp_path):
+    _touch(tmp_path, "a.mp4")
+    lst = _crlf(tmp_path / "lists" / "train.txt", "a.mp4 1")
+    _crlf(lst.parent / "classInd.txt", "1 Walk", "2 Run Fast")
+    assert read_list(tmp_path, annotations=lst)[1] == ["Walk", "Run Fast"]
+    _crlf(lst.parent / "classInd.txt", "1 Walk", "Run")
+    with pytest.raises(SplitFileError, match=r"classInd\.txt:2: expected '<index> <Name>'"):
+        read_list(tmp_path, annotations=lst)
+
+
 def test_folder_reader(tmp_path):
     _touch(tmp_path, "b/1.avi", "a/2.MP4", "a/notes.txt", "c/3.mkv")
     videos, classes, missing = read_folder(tmp_path)
@@ -150,5 +166,22 @@ def test_folder_reader(tmp_path):
 
 
 def test_missing_annotations_say_where_they_were_looked_for(tmp_path):
+    (tmp_path / "UCF-101").mkdir()
     with pytest.raises(FileNotFoundError, match="--annotations"):
         read_ucf101(tmp_path / "UCF-101", subset="train")
+
+
+@pytest.mark.parametrize(
+    "reader", [read_ucf101, read_hmdb51, read_kinetics, read_list, read_folder]
+)
+def test_mistyped_root_is_an_error_even_with_split_files_in_its_parent(ucf, reader):
+    root, _ = ucf  # ucfTrainTestlist/ is in ROOT's parent, so a mistyped ROOT finds it too
+    with pytest.raises(FileNotFoundError, match="dataset root not found: .*UCF-10l$"):
+        reader(root.parent / "UCF-10l", subset="train")
+
+
+@pytest.mark.parametrize("reader", [read_ucf101, read_hmdb51, read_kinetics])
+def test_annotations_must_be_a_folder(ucf, reader):
+    root, ann = ucf
+    with pytest.raises(NotADirectoryError, match="must be the folder of split files.*got a file"):
+        reader(root, subset="train", annotations=ann / "trainlist01.txt")

@@ -11,7 +11,7 @@ from mrstnet.data.check import check_video
 from mrstnet.data.synthetic import write_video
 from mrstnet.data.video import VideoDecodeError, VideoReader, probe, read_all_frames, read_frames
 
-from .media import moving_frames
+from .media import cut, moving_frames, write_with_audio
 
 FORMATS = [("mpeg4", "avi"), ("libx264", "mp4"), ("libvpx-vp9", "webm"), ("libx264", "mkv")]
 
@@ -128,3 +128,28 @@ def test_truncated_file_is_an_error_past_its_end(bad_videos):
     # What is left still decodes: the packet count replaces the header's 24.
     assert 0 < probe(path).num_frames < 24
     assert read_frames(path, [0, 1]).shape == (2, 24, 32, 3)
+
+
+@pytest.mark.parametrize("codec,ext", [("libvpx-vp9", "webm"), ("libx264", "mkv")])
+def test_truncated_file_without_a_header_count_is_caught_by_its_duration(tmp_path, codec, ext):
+    path = tmp_path / f"v.{ext}"
+    write_video(path, moving_frames(48), codec=codec, gop=5)
+    assert check_video(path).num_frames == 48
+    cut(path)
+    with VideoReader(path) as r:
+        assert r.stream.frames == 0  # no header count to compare with
+        held = r.info.num_frames  # the packets left
+    assert 0 < held < 48
+    with pytest.raises(VideoDecodeError) as e:
+        check_video(path)
+    assert e.value.reason == (
+        f"truncated: the container's duration implies ~48 frames, the file holds {held}"
+    )
+
+
+def test_audio_longer_than_the_video_is_not_a_cut(tmp_path):
+    path = tmp_path / "v.mkv"
+    write_with_audio(path, moving_frames(48), seconds=3.0)  # the duration is the audio's
+    assert check_video(path).num_frames == 48
+    with pytest.raises(VideoDecodeError, match="truncated: the container's duration"):
+        check_video(cut(path))
