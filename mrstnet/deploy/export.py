@@ -6,11 +6,14 @@ plain ops with the same parameters and the same outputs (up to float rounding; t
 tests check the exported scores against PyTorch within 1e-4).
 
 ONNX uses opset 17 and the TorchScript-based exporter (``dynamo=False``: the dynamo
-exporter needs ``onnxscript``, an extra dependency). The batch axis is dynamic; the
-frame axis too for models whose layers never fix the clip length (MRST-Net: time is
-never pooled, both heads reduce over it). C3D pools time 4× and its adaptive pool to
-1×4×4 is exported with the kernel computed for the example input, so its frame axis
-stays fixed to ``--frames``.
+exporter needs ``onnxscript``, an extra dependency). For the registered networks (C3D
+and MRST-Net) every axis of the input but the channels is dynamic: batch, frames,
+height and width. No layer fixes a size: convolutions and max-pools (``ceil_mode``)
+take any, and the pools that end at a fixed shape (C3D's adaptive 1×4×4 average before
+fc6, the LSTM head's 2×2 max-pool) are written with slices whose bounds are computed from
+the traced sizes, so one graph gives PyTorch's scores at any clip length and crop size
+(tested at other sizes than the example input's, within 1e-4). Other modules keep only
+the batch axis dynamic. The output "logits" has a dynamic batch axis.
 """
 
 from __future__ import annotations
@@ -38,9 +41,11 @@ def export_ready(model: nn.Module) -> nn.Module:
     return set_impl(model, "reference")
 
 
-def dynamic_frames(model: nn.Module) -> bool:
-    """Whether the model accepts any clip length with one graph (see the module docstring)."""
-    return getattr(getattr(model, "config", None), "arch", None) == "mrst_net"
+def dynamic_axes(model: nn.Module) -> dict[int, str]:
+    """The input axes one exported graph accepts at any size (see the module docstring)."""
+    if getattr(getattr(model, "config", None), "arch", None) in ("c3d", "mrst_net"):
+        return {0: "batch", 2: "frames", 3: "height", 4: "width"}
+    return {0: "batch"}
 
 
 def example_input(
@@ -62,9 +67,7 @@ def export_onnx(
         raise ImportError(MISSING_ONNX) from None
     model = export_ready(model)
     x = example_input(model, frames, size)
-    axes = {0: "batch"}
-    if dynamic_frames(model):
-        axes[2] = "frames"
+    axes = dynamic_axes(model)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad(), _quiet():
@@ -84,7 +87,7 @@ def export_onnx(
         "path": str(out),
         "opset": OPSET,
         "input": list(x.shape),
-        "dynamic_axes": sorted(axes.values()),
+        "dynamic_axes": list(axes.values()),  # in axis order
     }
 
 
@@ -105,10 +108,18 @@ def export_torchscript(
 @contextlib.contextmanager
 def _quiet():
     """torch 2.9+ marks TorchScript and the legacy exporter deprecated on every call; both
-    still work, and the warnings would drown the command's one line of output."""
+    still work, and the warnings would drown the command's one line of output.
+
+    The exporter also warns, for every LSTM under a dynamic batch axis, that the graph may
+    fail at other batch sizes unless h0/c0 are inputs. It does not here: the LSTM head
+    starts from zeros, which the graph builds (ConstantOfShape) from the input's batch size,
+    and the tests run a graph traced at batch 1 at batch 3 against PyTorch."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings(
+            "ignore", message="Exporting a model to ONNX with a batch_size other than 1"
+        )
         yield
 
 

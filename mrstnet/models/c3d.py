@@ -5,17 +5,21 @@ With ``unit="c3d"`` every layer is the original 3×3×3 conv (plus BN, SPEC §4)
 any other unit each layer is a :class:`~mrstnet.models.tube.Tube` with bottleneck
 width C_out / 4 (conv1a, on RGB, is a stem-like tube without reduce/restore).
 Pools use ``ceil_mode`` as Caffe did, so 16×112×112 ends at 512×1×4×4 = 8192 features;
-an adaptive pool to 1×4×4 (the identity there) lets other input sizes keep fc6's shape.
+an adaptive average pool to 1×4×4 (the identity there) lets other input sizes keep
+fc6's shape; it is written with slices (:class:`~mrstnet.models.heads.SlicedAdaptiveAvgPool3d`,
+equal to ``nn.AdaptiveAvgPool3d`` up to float rounding) so that ONNX export works at any size.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from .registry import register_model
+from .heads import SlicedAdaptiveAvgPool3d
+from .registry import make_config, register_model
 from .tube import Tube, init_weights
 
 
@@ -66,7 +70,7 @@ class C3D(nn.Module):
             in_ch = out
         self.features = nn.Sequential(*layers)
         self.num_features = in_ch
-        self.pool = nn.AdaptiveAvgPool3d((1, 4, 4))
+        self.pool = SlicedAdaptiveAvgPool3d((1, 4, 4))  # no parameters: same state_dict
         self.fc6 = nn.Linear(in_ch * 16, config.fc_dim)
         self.fc7 = nn.Linear(config.fc_dim, config.fc_dim)
         self.dropout = nn.Dropout(config.dropout)
@@ -90,36 +94,36 @@ class C3D(nn.Module):
         self.num_classes = self.config.num_classes = num_classes
 
 
-def _c3d(unit: str, **kwargs) -> C3D:
-    return C3D(C3DConfig(unit=unit, **kwargs))
+def _c3d(unit: str, kwargs: dict[str, Any]) -> C3D:
+    return C3D(make_config(C3DConfig, kwargs, unit=unit))
 
 
 @register_model
-def c3d(**kwargs) -> C3D:
+def c3d(**kwargs: Any) -> C3D:
     """The original C3D (with BN): the Table 2 baseline."""
-    return _c3d("c3d", **kwargs)
+    return _c3d("c3d", kwargs)
 
 
 @register_model
-def c3d_std(**kwargs) -> C3D:
-    return _c3d("std", **kwargs)
+def c3d_std(**kwargs: Any) -> C3D:
+    return _c3d("std", kwargs)
 
 
 @register_model
-def c3d_std_stf(**kwargs) -> C3D:
-    return _c3d("std_stf", **kwargs)
+def c3d_std_stf(**kwargs: Any) -> C3D:
+    return _c3d("std_stf", kwargs)
 
 
 @register_model
-def c3d_mrst_p(**kwargs) -> C3D:
-    return _c3d("mrst_p", **kwargs)
+def c3d_mrst_p(**kwargs: Any) -> C3D:
+    return _c3d("mrst_p", kwargs)
 
 
 @register_model
-def c3d_mrst_s(**kwargs) -> C3D:
-    return _c3d("mrst_s", **kwargs)
+def c3d_mrst_s(**kwargs: Any) -> C3D:
+    return _c3d("mrst_s", kwargs)
 
 
 @register_model
-def c3d_mrst_t(**kwargs) -> C3D:
-    return _c3d("mrst_t", **kwargs)
+def c3d_mrst_t(**kwargs: Any) -> C3D:
+    return _c3d("mrst_t", kwargs)

@@ -19,11 +19,12 @@ per stage and the average head.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from torch import Tensor, nn
 
 from .heads import AvgHead, LSTMHead
-from .registry import register_model
+from .registry import make_config, register_model
 from .tube import Block, Tube, init_weights
 
 
@@ -108,31 +109,32 @@ class MRSTNet(nn.Module):
         self.num_classes = self.config.num_classes = num_classes
 
 
-def _mrst_net(unit: str, **kwargs) -> MRSTNet:
-    return MRSTNet(MRSTNetConfig(unit=unit, **kwargs))
+def _mrst_net(kwargs: dict[str, Any], **defaults: Any) -> MRSTNet:
+    return MRSTNet(make_config(MRSTNetConfig, kwargs, **defaults))
 
 
 @register_model
-def mrst_p_net(**kwargs) -> MRSTNet:
+def mrst_p_net(**kwargs: Any) -> MRSTNet:
     """MRST-Net with MRST-P tubes (Table 1)."""
-    return _mrst_net("mrst_p", **kwargs)
+    return _mrst_net(kwargs, unit="mrst_p")
 
 
 @register_model
-def mrst_s_net(**kwargs) -> MRSTNet:
+def mrst_s_net(**kwargs: Any) -> MRSTNet:
     """MRST-Net with MRST-S tubes (Table 1)."""
-    return _mrst_net("mrst_s", **kwargs)
+    return _mrst_net(kwargs, unit="mrst_s")
 
 
 @register_model
-def mrst_t_net(**kwargs) -> MRSTNet:
+def mrst_t_net(**kwargs: Any) -> MRSTNet:
     """MRST-T-Net, the paper's main model (Table 1, Table 3)."""
-    return _mrst_net("mrst_t", **kwargs)
+    return _mrst_net(kwargs, unit="mrst_t")
 
 
 @register_model
-def mrst_t_net_small(**kwargs) -> MRSTNet:
+def mrst_t_net_small(**kwargs: Any) -> MRSTNet:
     """A CPU-trainable MRST-T-Net for the built-in demo: 1/4 width, one block per stage,
     average head, 16×112×112 clips. The temporal 3×1×1 path is in every tube."""
-    defaults = dict(width_mult=0.25, depths=(1, 1, 1, 1, 1), head="avg", size=112)
-    return _mrst_net("mrst_t", **{**defaults, **kwargs})
+    return _mrst_net(
+        kwargs, unit="mrst_t", width_mult=0.25, depths=(1, 1, 1, 1, 1), head="avg", size=112
+    )

@@ -63,9 +63,14 @@ def profile_model(
             row[f"paper_{key}"] = paper[key]
             row[f"ratio_{key}"] = row[key] / paper[key]
     if "gflops" in paper:
-        row["paper_gflops"] = paper["gflops"]
-        if tuple(paper["flops_input"]) == (frames, size):
+        # FLOPs grow with the input: the paper's figure sits beside ours (with a ratio) only
+        # when both are for the same clip; otherwise it is kept apart, with its own input
+        f, s = paper["flops_input"]
+        if (f, s) == (frames, size):
+            row["paper_gflops"] = paper["gflops"]
             row["ratio_gflops"] = row["gflops"] / paper["gflops"]
+        else:
+            row["paper_gflops_other_input"] = {"input": [f, s, s], "gflops": paper["gflops"]}
     return row
 
 
@@ -74,6 +79,10 @@ def format_table(rows: list[dict]) -> str:
 
     def fig(row: dict, key: str, fmt: str) -> str:
         ours = format(row[key], fmt)
+        other = row.get(f"paper_{key}_other_input")
+        if other is not None:  # never a ratio across inputs
+            at = "×".join(map(str, other["input"]))
+            return f"{ours} (paper at {at}: {format(other[key], fmt)})"
         if f"paper_{key}" not in row:
             return ours
         ratio = row.get(f"ratio_{key}")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from torch import nn
+
+C = TypeVar("C")
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
 
@@ -15,6 +19,27 @@ def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         raise ValueError(f"model {fn.__name__!r} is already registered")
     _MODELS[fn.__name__] = fn
     return fn
+
+
+def make_config(config_cls: type[C], overrides: dict[str, Any], **defaults: Any) -> C:
+    """``config_cls`` with a builder's ``defaults`` and the caller's ``overrides`` on top.
+
+    Every field but ``arch`` (which names the class to rebuild, so a builder fixes it) can be
+    overridden; an unknown keyword is a ValueError that lists the valid ones.
+    """
+    names = [f.name for f in dataclasses.fields(config_cls) if f.name != "arch"]
+    if "arch" in overrides:
+        raise ValueError(
+            f"'arch' cannot be overridden: each builder fixes it; pick another model name "
+            f"({', '.join(list_models())})"
+        )
+    unknown = [k for k in overrides if k not in names]
+    if unknown:
+        raise ValueError(
+            f"unknown {config_cls.__name__} keyword(s) {', '.join(map(repr, unknown))}; "
+            f"valid: {', '.join(names)}"
+        )
+    return config_cls(**{**defaults, **overrides})
 
 
 def list_models() -> list[str]:
@@ -29,7 +54,8 @@ def create_model(
 
     ``num_classes=None`` keeps the builder's default; ``impl`` picks the
     reinforced-unit implementation (``"fast"`` or ``"reference"``); any other
-    keyword overrides a field of the network's config dataclass.
+    keyword overrides a field of the network's config dataclass (the builder's default
+    included, e.g. ``unit``), except ``arch``; see :func:`make_config`.
     """
     try:
         builder = _MODELS[name]

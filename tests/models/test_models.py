@@ -85,3 +85,37 @@ def test_paper_configs_and_parameter_counts():
 def test_unknown_model():
     with pytest.raises(ValueError, match="unknown model"):
         mrstnet.create_model("resnet50")
+
+
+@pytest.mark.parametrize(
+    ("name", "unit"), [("mrst_t_net", "mrst_p"), ("mrst_t_net_small", "std"), ("c3d", "mrst_s")]
+)
+def test_keyword_overrides_builder_default(name, unit):
+    model = tiny(name, unit=unit)
+    assert model.config.unit == unit
+    first = model.stem if name.startswith("mrst") else model.features[0]
+    assert first.unit == unit
+    if name == "mrst_t_net_small":  # the builder's other defaults stay
+        assert (model.config.head, model.config.size) == ("avg", 112)
+
+
+@pytest.mark.parametrize("name", ["mrst_t_net", "c3d_std"])
+def test_bad_keywords_are_value_errors(name):
+    with pytest.raises(ValueError, match="'arch' cannot be overridden"):
+        mrstnet.create_model(name, arch="c3d")
+    with pytest.raises(ValueError, match=r"keyword\(s\) 'bogus'; valid: unit, num_classes, "):
+        mrstnet.create_model(name, bogus=1)
+
+
+def test_c3d_head_pool_keeps_state_dict_and_outputs():
+    """The export-friendly pool before fc6 is a drop-in for nn.AdaptiveAvgPool3d: same
+    (parameter-free) state_dict keys, so existing checkpoints load, and the same scores
+    at sizes where fc6 sees an upsampled (64), identity (112) or averaged (160) map."""
+    torch.manual_seed(0)
+    model = tiny("c3d_mrst_t").eval()
+    old = tiny("c3d_mrst_t").eval()
+    old.pool = torch.nn.AdaptiveAvgPool3d((1, 4, 4))
+    old.load_state_dict(model.state_dict())  # strict: the same keys
+    for size in (64, 112, 160):
+        x = torch.randn(1, 3, 16, size, size)
+        torch.testing.assert_close(model(x), old(x), atol=1e-5, rtol=1e-5)

@@ -35,3 +35,16 @@ def test_cli_json(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "mrst_t_net_small" in proc.stdout and "multiply-add = 2 FLOPs" in proc.stdout
     assert json.loads(out.read_text())[0]["input"] == [4, 32, 32]
+
+
+def test_paper_flops_only_beside_the_same_input():
+    """C3D's 296.7 GFLOPs is at 16×224×224 (Table 3): at our default 112 it is no ratio and
+    not a figure beside ours, but kept apart with the input it was measured at."""
+    row = profile_model("c3d")  # 16×112×112
+    assert "paper_gflops" not in row and "ratio_gflops" not in row
+    assert row["paper_gflops_other_input"] == {"input": [16, 224, 224], "gflops": 296.7}
+    assert "(paper at 16×224×224: 296.7)" in format_table([row])
+    assert "ratio_params_m" in row  # parameters do not depend on the input
+    row = profile_model("c3d", size=224)
+    assert row["ratio_gflops"] == pytest.approx(row["gflops"] / 296.7)
+    assert "paper_gflops_other_input" not in row and "/ 296.7 ×1.04" in format_table([row])
