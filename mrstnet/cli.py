@@ -1,9 +1,15 @@
-"""The `mrstnet` command line: discovers the subcommands in `mrstnet.commands`."""
+"""The `mrstnet` command line: discovers the subcommands in `mrstnet.commands`.
+
+A user error (a missing file, a bad option value, an unreadable dataset) ends with one
+line `mrstnet COMMAND: error: ...` on stderr and exit status 2; `MRSTNET_DEBUG=1` shows
+the traceback instead. Anything else is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -27,17 +33,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def user_errors() -> tuple[type[BaseException], ...]:
+    """What bad input raises (as opposed to a bug): reported in one line, not a traceback."""
+    from mrstnet.data import SplitFileError, TooManyBadVideosError, VideoDecodeError
+
+    return (
+        FileNotFoundError,  # --root, --checkpoint, --init, annotations
+        FileExistsError,  # a RUN_DIR that already holds a run
+        IsADirectoryError,
+        NotADirectoryError,
+        PermissionError,
+        ValueError,  # bad option or config values, unknown names; SplitFileError is one
+        SplitFileError,
+        VideoDecodeError,  # a video that cannot be read (visualize, strict datasets)
+        TooManyBadVideosError,
+    )
+
+
+def error_message(e: BaseException) -> str:
+    text = str(e).strip() or type(e).__name__
+    if "Original Traceback" in text:  # re-raised from a DataLoader worker: its last line
+        last = text.splitlines()[-1]
+        text = last.partition(": ")[2] or last
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    expected = user_errors()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except expected as e:
+        if os.environ.get("MRSTNET_DEBUG", "0") not in ("", "0"):
+            raise
+        # under torchrun every process that fails says so; torchrun stops the others and
+        # exits non-zero
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        where = f" (rank {os.environ.get('RANK', '?')})" if world > 1 else ""
+        print(f"mrstnet {args.command}: error{where}: {error_message(e)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

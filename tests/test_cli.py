@@ -1,7 +1,13 @@
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from mrstnet.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_help_lists_every_command_module():
@@ -25,3 +31,177 @@ def test_module_entry_point_runs():
         [sys.executable, "-m", "mrstnet", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("mrstnet ")
+
+
+TINY = [
+    "model_args={width_mult: 0.125, depths: [1, 1, 1, 1, 1], head: avg}",
+    "frames=8",
+    "short_side=32",
+    "crop_size=32",
+    "epochs=1",
+    "batch_size=4",
+    "num_workers=0",
+    "val_every=0",
+]
+
+
+@pytest.fixture
+def broken_lists(tmp_path):
+    """A UCF-101 root whose split files stop at split 1."""
+    ann = tmp_path / "broken" / "ucfTrainTestlist"
+    ann.mkdir(parents=True)
+    (ann.parent / "x.pt").write_text("not a checkpoint\n")
+    (ann / "classInd.txt").write_text("1 A\n2 B\n")
+    (ann / "trainlist01.txt").write_text("A/a.avi 1\n")
+    return ann.parent
+
+
+def _train(root, out, *extra, sets=()):
+    args = ["train", "--dataset", "ucf101", "--root", str(root), "--preset", "demo"]
+    return [*args, "--out", str(out), "--no-progress", *extra, "--set", *TINY, *sets]
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("test_checkpoint", "mrstnet test: error: no checkpoint at /nope.pt"),
+        ("predict_checkpoint", "mrstnet predict: error: no checkpoint at /nope.pt"),
+        ("not_a_checkpoint", "mrstnet predict: error: "),
+        ("unknown_key", "mrstnet train: error: unknown config keys ['lrr']"),
+        ("no_equals", "mrstnet train: error: --set expects key=value, got 'lr'"),
+        ("bad_int", "mrstnet train: error: config key 'epochs': expected an integer, got 'abc'"),
+        ("bad_bool", "mrstnet train: error: config key 'amp': expected true or false"),
+        ("preset", "mrstnet train: error: unknown preset 'nope'"),
+        ("split_file", "mrstnet train: error: "),  # then the data layer's SplitFileError
+        ("root", "mrstnet train: error: "),
+        ("init", "mrstnet train: error: no checkpoint at /missing.pt"),
+        ("model", "mrstnet train: error: unknown model 'nonet'"),
+        ("model_args", "mrstnet train: error: "),
+        ("device", "mrstnet train: error: --device 'gpu': expected cpu, cuda or cuda:N"),
+        ("split_all", "mrstnet test: error: --split all is for ucf101 and hmdb51"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_2(
+    case, message, synthetic_root, broken_lists, tmp_path, capsys
+):
+    root, out = synthetic_root, tmp_path / "run"
+    argv = {
+        "test_checkpoint": ["test", "--checkpoint", "/nope.pt", "--dataset", "ucf101"]
+        + ["--root", str(root)],
+        "predict_checkpoint": ["predict", "--checkpoint", "/nope.pt", "v.avi"],
+        "not_a_checkpoint": ["predict", "--checkpoint", str(broken_lists / "x.pt"), "v.avi"],
+        "unknown_key": _train(root, out, sets=["lrr=1"]),
+        "no_equals": _train(root, out, sets=["lr"]),
+        "bad_int": _train(root, out, sets=["epochs=abc"]),
+        "bad_bool": _train(root, out, sets=["amp=maybe"]),
+        "preset": [*_train(root, out)[:6], "nope", *_train(root, out)[7:]],
+        "split_file": _train(broken_lists, out, "--split", "2"),
+        "root": _train(tmp_path / "missing", out),
+        "init": _train(root, out, "--init", "/missing.pt"),
+        "model": _train(root, out, "--model", "nonet"),
+        "model_args": _train(root, out, sets=["model_args.bogus=1"]),
+        "device": _train(root, out, "--device", "gpu"),
+        "split_all": ["test", "--checkpoint", "x", "--dataset", "list", "--root", str(root)]
+        + ["--split", "all"],
+    }[case]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(message) and "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    if case == "split_file":
+        assert "trainlist02.txt" in err
+    if case == "model_args":
+        assert "bogus" in err
+    if case == "not_a_checkpoint":
+        assert "x.pt is not a readable checkpoint" in err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--split", "4"], "argument --split: invalid choice: '4'"),
+        (["--split", "x"], "argument --split: invalid choice: 'x'"),
+        (["--resume", "--overwrite"], "not allowed with argument"),
+    ],
+)
+def test_bad_arguments_are_usage_errors(extra, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(_train(tmp_path, tmp_path / "run", *extra))
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "mrstnet train: error: " in err and message in err
+
+
+def test_mrstnet_debug_keeps_the_traceback(monkeypatch):
+    monkeypatch.setenv("MRSTNET_DEBUG", "1")
+    with pytest.raises(FileNotFoundError, match="no checkpoint at /nope.pt"):
+        main(["predict", "--checkpoint", "/nope.pt", "v.avi"])
+
+
+def test_a_bug_is_not_reported_as_a_user_error(monkeypatch):
+    import mrstnet.engine.runner as runner
+
+    def broken(*args, **kwargs):
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(runner, "predict", broken)
+    with pytest.raises(TypeError, match="a bug"):
+        main(["predict", "--checkpoint", "x.pt", "v.avi"])
+
+
+ONE_RANK_FAILS = """
+import sys
+
+import torch.distributed as dist
+
+import mrstnet.engine.runner as runner
+from mrstnet.cli import main
+from mrstnet.engine import distributed
+
+
+def train_run(cfg, **kwargs):
+    distributed.setup("cpu")
+    if dist.get_rank() == 1:
+        raise ValueError("only rank 1 fails")
+    dist.barrier()  # rank 0 waits for rank 1, which has gone
+    return {}
+
+
+runner.train_run = train_run
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_an_error_on_one_rank_fails_the_torchrun_job(tmp_path, synthetic_root):
+    script = tmp_path / "one_rank_fails.py"
+    script.write_text(ONE_RANK_FAILS)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    out = subprocess.run(
+        [*torchrun, "--nproc_per_node", "2", str(script), *_train(synthetic_root, tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+    )
+    assert out.returncode != 0
+    assert "mrstnet train: error (rank 1): only rank 1 fails" in out.stderr
+
+
+def test_an_error_from_a_dataloader_worker_is_reported_by_its_own_message():
+    from torch.utils.data import DataLoader
+
+    from mrstnet.cli import error_message, user_errors
+    from mrstnet.data import TooManyBadVideosError
+
+    class Bad:
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            raise TooManyBadVideosError("10 unreadable videos in a row (last: x.avi)")
+
+    with pytest.raises(user_errors()) as e:
+        list(DataLoader(Bad(), num_workers=1))
+    assert "Original Traceback" in str(e.value)  # what DataLoader re-raises
+    assert error_message(e.value) == "10 unreadable videos in a row (last: x.avi)"

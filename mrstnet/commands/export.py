@@ -12,8 +12,8 @@ def register(sub) -> None:
         "export",
         help="export a checkpoint to ONNX or TorchScript",
         description="Export the eval-mode model (reference tubes: plain ops, same "
-        "outputs). ONNX: opset 17, dynamic batch axis, and dynamic "
-        "frame axis for MRST-Net. Input 'video' float (N, 3, L, H, W), "
+        "outputs). ONNX: opset 17, dynamic batch, frames, height and width "
+        "axes. Input 'video' float (N, 3, L, H, W), "
         "normalised as mrstnet.data.normalize; output 'logits'.",
     )
     p.add_argument("--checkpoint", required=True, metavar="CKPT")
@@ -39,8 +39,8 @@ def run(args) -> int:
             frames=args.frames or data.get("frames"),
             size=args.size or data.get("crop_size"),
         )
-    except ImportError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except ImportError as e:  # onnx is an optional extra
+        print(f"mrstnet export: error: {e}", file=sys.stderr)
         return 1
     extra = ""
     if "opset" in info:

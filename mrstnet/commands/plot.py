@@ -19,8 +19,8 @@ def run(args) -> int:
 
     try:
         path = plot_run(args.run_dir, args.out)
-    except (ImportError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except ImportError as e:  # matplotlib is an optional extra
+        print(f"mrstnet plot: error: {e}", file=sys.stderr)
         return 1
     print(f"wrote {path}")
     return 0

@@ -17,23 +17,18 @@ def register(sub) -> None:
     p.add_argument("--clips", type=int, default=10, help="clips per video, scores averaged")
     p.add_argument("--crops", type=int, default=1, choices=(1, 3))
     p.add_argument("--device")
+    p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
     p.add_argument("--json", metavar="FILE")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    import sys
-
     from mrstnet.deploy.weights import demo_checkpoint
     from mrstnet.engine.runner import predict, write_json
 
     checkpoint = args.checkpoint
     if checkpoint is None:
-        try:
-            checkpoint = demo_checkpoint()
-        except FileNotFoundError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+        checkpoint = demo_checkpoint()  # FileNotFoundError (exit 2) when not shipped
         print(f"using the shipped demo weights {checkpoint}")
     results = predict(
         checkpoint,
@@ -42,6 +37,7 @@ def run(args) -> int:
         clips=args.clips,
         crops=args.crops,
         device=args.device,
+        amp=not args.no_amp,
     )
     for r in results:
         print(r["video"])

@@ -31,12 +31,10 @@ def run(args: argparse.Namespace) -> int:
     from mrstnet.models.profile import format_table, profile_model
 
     if args.all == bool(args.model):
-        print("give a MODEL or --all")
-        return 2
+        raise ValueError("give a MODEL or --all")
     names = list_models() if args.all else [args.model]
-    if args.model and args.model not in names + list_models():
-        print(f"unknown model {args.model!r}; choose from {', '.join(list_models())}")
-        return 2
+    if args.model and args.model not in list_models():
+        raise ValueError(f"unknown model {args.model!r}; choose from {', '.join(list_models())}")
     rows = [
         profile_model(n, frames=args.frames, size=args.size, classes=args.classes) for n in names
     ]

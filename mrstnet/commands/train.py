@@ -12,7 +12,10 @@ def add_dataset_args(p: argparse.ArgumentParser, split_all_help: str) -> None:
     p.add_argument("--dataset", required=True, choices=DATASETS)
     p.add_argument("--root", required=True, help="the dataset folder")
     p.add_argument(
-        "--split", default="1", help=f"1, 2 or 3 for ucf101/hmdb51; 'all' {split_all_help}"
+        "--split",
+        default="1",
+        choices=("1", "2", "3", "all"),
+        help=f"the official split of ucf101/hmdb51 (default 1); 'all' {split_all_help}",
     )
     p.add_argument("--annotations", help="list file (--dataset list) or annotations folder")
     p.add_argument("--device", help="cuda, cuda:N or cpu (default: cuda when present)")
@@ -22,7 +25,7 @@ def add_dataset_args(p: argparse.ArgumentParser, split_all_help: str) -> None:
 def parse_splits(args) -> list[int]:
     if args.split == "all":
         if args.dataset not in ("ucf101", "hmdb51"):
-            raise SystemExit("--split all is for ucf101 and hmdb51 (three official splits)")
+            raise ValueError("--split all is for ucf101 and hmdb51 (three official splits)")
         return [1, 2, 3]
     return [int(args.split)]
 
@@ -44,7 +47,13 @@ def register(sub) -> None:
         help="kinetics_scratch, ucf101_finetune, hmdb51_finetune, demo, or a YAML path",
     )
     p.add_argument("--out", required=True, metavar="RUN_DIR")
-    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt")
+    again.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start afresh in a RUN_DIR that holds a run (its last.pt, best.pt and log go)",
+    )
     p.add_argument(
         "--init",
         metavar="CKPT",
@@ -103,6 +112,7 @@ def run(args) -> int:
             annotations=args.annotations,
             val_annotations=args.val_annotations,
             resume=args.resume,
+            overwrite=args.overwrite,
             init=args.init,
             device=args.device,
             progress=not args.no_progress,

@@ -37,7 +37,7 @@ def run(args) -> int:
             channels=args.channels,
         )
     except (ImportError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"mrstnet visualize: error: {e}", file=sys.stderr)
         return 1
     print(f"wrote {path}")
     return 0

@@ -78,6 +78,7 @@ def run_ablation(
                 dataset="ucf101",
                 root=root,
                 out=run_dir,
+                resume=True,  # a run stopped half-way continues from its last.pt
                 device="cpu",
                 progress=progress,
                 log=lambda *a: None,

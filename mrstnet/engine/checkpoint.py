@@ -3,7 +3,9 @@
 A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts (nothing
 pickled beyond what `torch.load(weights_only=True)` accepts), holding: `model` (the
 model_config dict), `state_dict`, `classes`, `optimizer`, `scheduler`, `scaler`,
-`epoch`, `step`, `rng`, `preset` and `data` (docs/design.md).
+`epoch`, `step`, `rng`, `preset` and `data` (docs/design.md); training checkpoints also
+hold `best` (the best validation top-1 so far) and `progress` (each process's running
+loss/accuracy sums of the epoch in progress, so a run resumed mid-epoch logs it whole).
 """
 
 from __future__ import annotations
@@ -48,7 +50,18 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    return torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:
+        # only file parsing here: a truncated file, another format, or pickled objects that
+        # weights_only refuses make the unpickler fail in many ways (UnpicklingError,
+        # RuntimeError, EOFError, IndexError, ...); the cause stays chained
+        lines = str(e).strip().splitlines()
+        reason = f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
+        raise ValueError(f"{path} is not a readable checkpoint ({reason})") from e
+    if not isinstance(ckpt, dict):
+        raise ValueError(f"{path} is not a checkpoint (a {type(ckpt).__name__}, not a dict)")
+    return ckpt
 
 
 def rng_state() -> dict:
@@ -107,11 +120,30 @@ def build_model_from_checkpoint(ckpt: dict) -> nn.Module:
     return model.eval()
 
 
-def load_init(model: nn.Module, path: str | os.PathLike, log=print) -> dict:
+def classifier_names(model: nn.Module) -> list[str]:
+    """The state_dict names of the classifier: the last Linear with `num_classes` outputs
+    (every registry model's `fc`), or none when the model has no such layer."""
+    model = unwrap(model)
+    n = getattr(model, "num_classes", None)
+    last = None
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Linear) and m.out_features == n:
+            last = name
+    if last is None:
+        return []
+    layer = model.get_submodule(last)
+    return [f"{last}.{k}" if last else k for k in layer.state_dict()]
+
+
+def load_init(
+    model: nn.Module, path: str | os.PathLike, log=print, classes: list[str] | None = None
+) -> dict:
     """Start from weights trained elsewhere (e.g. Kinetics-400 before UCF-101).
 
-    Tensors whose name and shape match are copied; the rest (the classifier when the
-    classes differ) keep their fresh initialisation. Says what it loaded and what not.
+    Tensors whose name and shape match are copied; the rest keep their fresh
+    initialisation. The classifier is not copied when `classes` (this run's) differ from
+    the checkpoint's, even in number: class i of one dataset is not class i of another.
+    Says what it loaded and what not.
     ``imagenet:FILE`` inflates a 2D ResNet state dict instead (mrstnet.models.inflate).
     """
     if str(path).startswith("imagenet:"):
@@ -121,17 +153,31 @@ def load_init(model: nn.Module, path: str | os.PathLike, log=print) -> dict:
     ckpt = load_checkpoint(path)
     source = ckpt.get("state_dict", ckpt)
     target = unwrap(model).state_dict()
+    theirs = ckpt.get("classes")
+    other_classes = classes is not None and theirs is not None and list(theirs) != list(classes)
+    fresh_head = set(classifier_names(model)) if other_classes else set()
     loaded, skipped = {}, []
     for name, tensor in source.items():
-        if name in target and target[name].shape == tensor.shape:
+        if name in target and target[name].shape == tensor.shape and name not in fresh_head:
             loaded[name] = tensor
         else:
             skipped.append(name)
     missing = [n for n in target if n not in loaded]
     unwrap(model).load_state_dict(loaded, strict=False)
     log(f"init from {path}: loaded {len(loaded)}/{len(target)} tensors")
+    if other_classes:
+        log(
+            f"  its classes differ from this run's ({_names(theirs)} there, {_names(classes)} "
+            f"here): classifier not loaded ({', '.join(sorted(fresh_head)) or 'none found'})"
+        )
     if skipped:
-        log(f"  not loaded (absent or other shape here): {', '.join(skipped)}")
+        log(f"  not loaded (absent, other shape or classifier here): {', '.join(skipped)}")
     if missing:
         log(f"  kept freshly initialised: {', '.join(missing)}")
     return {"loaded": sorted(loaded), "skipped": skipped, "missing": missing}
+
+
+def _names(classes: list[str], show: int = 4) -> str:
+    head = ", ".join(map(str, classes[:show]))
+    more = f", ... ({len(classes)} in all)" if len(classes) > show else ""
+    return f"[{head}{more}]"

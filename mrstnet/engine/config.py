@@ -46,6 +46,10 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads on CPU, 0 = torch's default
     seed: int = 0
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    # under torchrun, BatchNorm statistics over the global batch (nn.SyncBatchNorm, CUDA only):
+    # without it each process normalises by its own share of the batch (README "Several
+    # processes or machines")
+    sync_bn: bool = False
     # fast layout (README "Performance"): channels_last_3d weights and inputs, glibc malloc
     # that keeps freed activations on CPU, mrstnet.optimize for evaluation; exact, off = False
     fast: bool = True
@@ -101,34 +105,128 @@ def parse_overrides(pairs: list[str]) -> dict:
     return out
 
 
+def merge_overrides(values: dict, extra: dict) -> dict:
+    """`--set` values over a preset's (or a checkpoint's): `model_args` keys are merged
+    one by one, so `--set model_args.head=avg` keeps the other model_args."""
+    values = dict(values)
+    for key, value in extra.items():
+        if key == "model_args" and isinstance(value, dict):
+            values["model_args"] = {**(values.get("model_args") or {}), **value}
+        else:
+            values[key] = value
+    return values
+
+
 def build_config(
     preset: str | None = None, overrides: list[str] | dict | None = None, **explicit
 ) -> TrainConfig:
     """Defaults < preset < `--set` overrides < explicit keyword arguments (not None)."""
     values: dict = load_preset(preset) if preset else {}
     extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides or [])
-    for key, value in extra.items():
-        if key == "model_args" and isinstance(value, dict):
-            values["model_args"] = {**values.get("model_args", {}), **value}
-        else:
-            values[key] = value
+    values = merge_overrides(values, extra)
     values.update({k: v for k, v in explicit.items() if v is not None})
     return config_from_dict(values)
 
 
+# checks beyond the type, by key: (test, what the value must be)
+_AT_LEAST_1 = (lambda v: v >= 1, "at least 1")
+_NOT_NEGATIVE = (lambda v: v >= 0, "0 or more")
+_CHECKS = {
+    **dict.fromkeys(
+        ("frames", "frame_step", "short_side", "crop_size", "step_epochs", "epochs"), _AT_LEAST_1
+    ),
+    **dict.fromkeys(("batch_size", "log_every", "val_clips"), _AT_LEAST_1),
+    **dict.fromkeys(
+        ("weight_decay", "momentum", "warmup_epochs", "clip_grad", "max_steps", "num_workers"),
+        _NOT_NEGATIVE,
+    ),
+    **dict.fromkeys(("threads", "seed", "ckpt_every", "val_every"), _NOT_NEGATIVE),
+    "lr": (lambda v: v > 0, "positive"),
+    "gamma": (lambda v: v > 0, "positive"),
+    "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "min_lr_ratio": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "optimizer": (lambda v: v in ("adam", "adamw", "sgd"), "adam, adamw or sgd"),
+    "schedule": (lambda v: v in ("cosine", "step", "constant"), "cosine, step or constant"),
+    "val_subset": (lambda v: v in ("train", "val", "test"), "train, val or test"),
+}
+_NAMES = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "a string",
+    "dict": "a mapping {key: value, ...}",
+}
+_BOOLS = {"true": True, "false": False, "yes": True, "no": False, "on": True, "off": False}
+
+
+def _convert(key: str, value, declared: str):
+    """`value` as the field's declared type (the annotation's text), or a ValueError that
+    names the key. YAML 1.1 reads "1e-4" as a string, so numbers in strings are accepted."""
+    kinds = [k.strip() for k in declared.split("|")]
+    if value is None:
+        if "None" in kinds:
+            return None
+        raise ValueError(f"config key {key!r}: expected {kinds[0]}, got nothing")
+    kind = kinds[0]
+    bad = ValueError(f"config key {key!r}: expected {_NAMES.get(kind, kind)}, got {value!r}")
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in _BOOLS:
+            return _BOOLS[value.strip().lower()]
+        raise bad
+    if kind in ("int", "float"):
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, str):
+            try:
+                value = float(value) if kind == "float" else _int_text(value)
+            except ValueError:
+                raise bad from None
+        if not isinstance(value, (int, float)) or value != value:  # NaN
+            raise bad
+        if kind == "float":
+            return float(value)
+        if float(value).is_integer():
+            return int(value)
+        raise bad
+    if kind == "str":
+        if isinstance(value, str):
+            return value
+        raise bad
+    if kind == "dict":
+        if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+            return dict(value)
+        raise bad
+    return value
+
+
+def _int_text(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)  # "1e3", then checked to be whole
+
+
 def config_from_dict(values: dict) -> TrainConfig:
+    """A checked TrainConfig: unknown keys, wrong types and out-of-range values are
+    ValueErrors that name the key."""
     names = {f.name: f for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(values) - set(names))
     if unknown:
         raise ValueError(f"unknown config keys {unknown}; known: {', '.join(names)}")
-    cfg = TrainConfig(**values)
-    # YAML reads "1e-4" as a string (YAML 1.1): coerce numbers to the declared types
-    for f in dataclasses.fields(cfg):
-        v = getattr(cfg, f.name)
-        if isinstance(v, str) and f.type in ("float", "float | None"):
-            setattr(cfg, f.name, float(v))
-    if cfg.optimizer not in ("adam", "adamw", "sgd"):
-        raise ValueError(f"optimizer must be adam, adamw or sgd, not {cfg.optimizer!r}")
-    if cfg.schedule not in ("cosine", "step", "constant"):
-        raise ValueError(f"schedule must be cosine, step or constant, not {cfg.schedule!r}")
+    converted = {k: _convert(k, v, str(names[k].type)) for k, v in values.items()}
+    cfg = TrainConfig(**converted)
+    for key, (ok, what) in _CHECKS.items():
+        value = getattr(cfg, key)
+        if value is not None and not ok(value):
+            raise ValueError(f"config key {key!r} must be {what}, not {value!r}")
+    if cfg.crop_size > cfg.short_side:
+        raise ValueError(
+            f"crop_size {cfg.crop_size} is larger than short_side {cfg.short_side}: "
+            "the crop is taken after resizing the short side"
+        )
     return cfg

@@ -61,6 +61,7 @@ def run_demo(
         root=root,
         out=run_dir,
         split=1,
+        overwrite=True,  # each `mrstnet demo` is a new run from nothing (its data is rewritten too)
         device=device,
         progress=progress,
         log=log,

@@ -35,7 +35,7 @@ def setup(device: str | None = None) -> Dist:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
+    use_cuda = device_of(device).type == "cuda"
     if use_cuda:
         dev = torch.device("cuda", local)
         torch.cuda.set_device(dev)
@@ -44,6 +44,21 @@ def setup(device: str | None = None) -> Dist:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     return Dist(rank, world, local, dev)
+
+
+def device_of(device: str | None) -> torch.device:
+    """`--device` checked: cpu, cuda or cuda:N; None picks cuda when present."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {device!r}: expected cpu, cuda or cuda:N")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: torch sees no CUDA device here")
+    return dev
 
 
 def rank() -> int:
@@ -79,3 +94,14 @@ def all_gather_objects(obj) -> list:
     out = [None] * dist.get_world_size()
     dist.all_gather_object(out, obj)
     return out
+
+
+def broadcast_buffers(module: torch.nn.Module, src: int = 0) -> None:
+    """Copy rank `src`'s buffers (BatchNorm running statistics, ...) to every process."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    for buf in module.buffers():
+        flat = buf if buf.is_contiguous() else buf.contiguous()
+        dist.broadcast(flat, src)
+        if flat is not buf:
+            buf.copy_(flat)

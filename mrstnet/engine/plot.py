@@ -37,12 +37,13 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
         ("clips_per_s", "clips/s"),
     ]
     for ax, (key, title) in zip(axes.flat, panels, strict=True):
-        if train:
-            ax.plot([r["step"] for r in train], [r[key] for r in train], lw=1, label="train steps")
-        if epochs:
-            ax.plot(
-                [r["step"] for r in epochs], [r[key] for r in epochs], "o-", label="train epochs"
-            )
+        # an epoch record has no training figures when no step of it ran (see train.fit)
+        steps = [r for r in train if key in r]
+        ends = [r for r in epochs if key in r]
+        if steps:
+            ax.plot([r["step"] for r in steps], [r[key] for r in steps], lw=1, label="train steps")
+        if ends:
+            ax.plot([r["step"] for r in ends], [r[key] for r in ends], "o-", label="train epochs")
         if key == "acc" and any("val_top1" in r for r in epochs):
             v = [r for r in epochs if "val_top1" in r]
             ax.plot(

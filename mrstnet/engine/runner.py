@@ -13,7 +13,13 @@ import torch
 
 from . import distributed
 from .checkpoint import build_model_from_checkpoint, load_checkpoint
-from .config import TrainConfig, build_config, config_from_dict, parse_overrides
+from .config import (
+    TrainConfig,
+    build_config,
+    config_from_dict,
+    merge_overrides,
+    parse_overrides,
+)
 from .evaluate import autocast, evaluate, summary
 from .train import fit, seed_everything
 
@@ -78,14 +84,21 @@ def resolve_config(
     preset: str | None, sets: list[str] | None, out: str | Path | None, resume: bool, **explicit
 ) -> TrainConfig:
     """On --resume the run's own stored config is the base (so a resumed run is the same
-    run); `--set` may still change things such as the number of epochs."""
+    run); `--set` may still change things such as the number of epochs, not the model."""
     last = Path(out) / "last.pt" if out else None
     if resume and last and last.exists():
         stored = load_checkpoint(last)["preset"]
-        for key, value in parse_overrides(sets or []).items():
-            stored[key] = value
-        stored.update({k: v for k, v in explicit.items() if v is not None})
-        return config_from_dict(stored)
+        values = merge_overrides(stored, parse_overrides(sets or []))
+        values.update({k: v for k, v in explicit.items() if v is not None})
+        cfg, before = config_from_dict(values), config_from_dict(stored)
+        for key in ("model", "model_args"):
+            if getattr(cfg, key) != getattr(before, key):
+                raise ValueError(
+                    f"--resume continues {last} with its own architecture: {key} "
+                    f"{getattr(before, key)!r} cannot become {getattr(cfg, key)!r} "
+                    "(start a new run, e.g. with --init from this one)"
+                )
+        return cfg
     return build_config(preset, sets, **explicit)
 
 
@@ -99,6 +112,7 @@ def train_run(
     annotations=None,
     val_annotations=None,
     resume: bool = False,
+    overwrite: bool = False,
     init: str | None = None,
     device: str | None = None,
     progress: bool = True,
@@ -130,6 +144,7 @@ def train_run(
         out_dir=out,
         classes=train_set.classes,
         resume=resume,
+        overwrite=overwrite,
         init=init,
         device=device,
         progress=progress,
@@ -257,7 +272,7 @@ def predict(
     from mrstnet.data import load_clips, normalize
     from mrstnet.fastpath import optimize
 
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = distributed.device_of(device)
     ckpt = load_checkpoint(checkpoint)
     model = optimize(build_model_from_checkpoint(ckpt).to(dev), dtype=None, compile=False)
     classes = ckpt["classes"]

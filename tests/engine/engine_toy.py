@@ -1,14 +1,16 @@
 """A tiny model and dataset that meet the layer contracts, for engine tests.
 
 Run as a script it trains one (used by the SIGKILL-resume and torchrun tests):
-    python tests/engine/engine_toy.py RUN_DIR [--resume] [--set key=value ...] [--slow S]
+    python tests/engine/engine_toy.py RUN_DIR [--resume] [--set key=value ...]
+        [--kill-after STEPS] [--norm group|batch]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -25,8 +27,9 @@ class ToyVideos(Dataset):
     """Clips of a bright bar moving right (label 0) or left (label 1) over noise.
 
     Training items take a random start column from the global torch RNG (like a random
-    crop does), so resuming must restore that stream too. In test mode (`clips` > 0) item
-    i is clip i % clips of video i // clips, with a fixed start.
+    crop does): the trainer must make that draw the same in a resumed run, with any
+    number of workers or processes. In test mode (`clips` > 0) item i is clip i % clips
+    of video i // clips, with a fixed start.
     """
 
     classes = ["right", "left"]
@@ -38,26 +41,21 @@ class ToyVideos(Dataset):
         frames: int = 4,
         size: int = 12,
         clips: int = 0,
-        slow: float = 0.0,
         seed: int = 0,
-        random_start: bool = True,
     ) -> None:
         g = torch.Generator().manual_seed(seed)
         shape = (n, 3, frames, size, size)
         self.noise = torch.randint(0, 60, shape, generator=g, dtype=torch.uint8)
         self.labels = [i % 2 for i in range(n)]
         self.videos = [(f"toy{i}", y) for i, y in enumerate(self.labels)]
-        self.frames, self.size, self.clips, self.slow = frames, size, clips, slow
-        self.random_start = random_start
+        self.frames, self.size, self.clips = frames, size, clips
 
     def __len__(self) -> int:
         return len(self.videos) * (self.clips or 1)
 
     def __getitem__(self, i: int) -> dict:
-        if self.slow:
-            time.sleep(self.slow)
         v, c = (i // self.clips, i % self.clips) if self.clips else (i, 0)
-        start = int(torch.randint(0, 3, ())) if self.random_start and not self.clips else c
+        start = c if self.clips else int(torch.randint(0, 3, ()))
         video = self.noise[v].clone()
         step = 1 if self.labels[v] == 0 else -1
         for t in range(self.frames):
@@ -67,16 +65,19 @@ class ToyVideos(Dataset):
 
 
 class ToyNet(nn.Module):
-    """Conv3d (3×3×3 sees motion) + GroupNorm (no batch statistics: the split over
-    processes does not change the maths) + optional dropout."""
+    """Conv3d (3×3×3 sees motion), a norm, a 1×1×1 conv (its channels_last_3d weight is
+    the case of DDP's bucket-stride warning), optional dropout. GroupNorm has no batch
+    statistics, so the split over processes does not change the maths; BatchNorm's
+    running statistics differ between processes."""
 
-    def __init__(self, num_classes: int = 2, dropout: float = 0.0) -> None:
+    def __init__(self, num_classes: int = 2, dropout: float = 0.0, norm: str = "group") -> None:
         super().__init__()
         self.num_classes = num_classes
         self.features = nn.Sequential(
             nn.Conv3d(3, 8, 3, padding=1),
-            nn.GroupNorm(2, 8),
+            nn.GroupNorm(2, 8) if norm == "group" else nn.BatchNorm3d(8),
             nn.ReLU(),
+            nn.Conv3d(8, 8, 1),
             nn.AdaptiveAvgPool3d(1),
             nn.Flatten(),
         )
@@ -91,33 +92,79 @@ def normalize(video: torch.Tensor) -> torch.Tensor:
     return video.float() / 127.5 - 1
 
 
+class Stopped(Exception):
+    """Raised by `run(stop_after=N)` where a crash would happen."""
+
+
+def stopping(after: int | None, kill: bool):
+    """`normalize` that lets `after` batches through, then SIGKILLs the process (or raises
+    Stopped): with ckpt_every=1, last.pt then holds step `after` exactly. Validation
+    batches count too, so after an epoch's last step it stops in the validation."""
+    calls = 0
+
+    def norm(video: torch.Tensor) -> torch.Tensor:
+        nonlocal calls
+        calls += 1
+        if after is not None and calls > after:
+            if kill:
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise Stopped(f"stopped after {after} batches")
+        return normalize(video)
+
+    return norm
+
+
 def run(
     out: str | None,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     overrides=(),
-    slow: float = 0.0,
     n: int = 32,
-    fixed: bool = False,
+    norm: str = "group",
+    stop_after: int | None = None,
+    kill: bool = False,
+    classes: list[str] | None = None,
+    init: str | None = None,
+    log=None,
     progress: bool = False,
-) -> dict:
-    cfg = build_config(None, list(overrides) + ["num_workers=0", "threads=1"])
+):
+    cfg = build_config(None, ["num_workers=0", "threads=1", *overrides])
     seed_everything(cfg.seed)
-    model = ToyNet(dropout=cfg.dropout or 0.0)
-    data = ToyVideos(n, slow=slow, random_start=not fixed)
+    model = ToyNet(dropout=cfg.dropout or 0.0, norm=norm)
+    data = ToyVideos(n)
     val = ToyVideos(8, clips=2, seed=1)
-    return fit(
+    summary = fit(
         cfg,
         model,
         data,
         val,
         out_dir=out,
+        classes=classes,
         resume=resume,
+        overwrite=overwrite,
+        init=init,
         collate_fn=default_collate,
-        normalize=normalize,
+        normalize=stopping(stop_after, kill),
         progress=progress,
-        log=lambda *a: print(*a, flush=True),
+        log=log or (lambda *a: print(*a, flush=True)),
     )
+    return summary, model
+
+
+def report_buffers(model: nn.Module) -> None:
+    """Under torchrun: say whether every process ends with rank 0's buffers (BatchNorm
+    running statistics), i.e. whether the validated models were the saved one."""
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        return
+    mine = [b.detach().clone() for b in model.buffers()]
+    every = [None] * dist.get_world_size()
+    dist.all_gather_object(every, mine)
+    same = all(torch.equal(a, b) for other in every for a, b in zip(every[0], other, strict=True))
+    if dist.get_rank() == 0:
+        print(f"buffers equal across ranks: {same}", flush=True)
 
 
 if __name__ == "__main__":
@@ -125,8 +172,17 @@ if __name__ == "__main__":
     p.add_argument("out")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--set", nargs="*", default=[])
-    p.add_argument("--slow", type=float, default=0.0)
     p.add_argument("--n", type=int, default=32)
-    p.add_argument("--fixed", action="store_true", help="no random augmentation (DDP test)")
+    p.add_argument("--norm", choices=("group", "batch"), default="group")
+    p.add_argument("--kill-after", type=int, help="SIGKILL itself after this many batches")
     a = p.parse_args()
-    run(a.out, resume=a.resume, overrides=a.set, slow=a.slow, n=a.n, fixed=a.fixed)
+    _, trained = run(
+        a.out,
+        resume=a.resume,
+        overrides=a.set,
+        n=a.n,
+        norm=a.norm,
+        stop_after=a.kill_after,
+        kill=True,
+    )
+    report_buffers(trained)

@@ -146,6 +146,7 @@ def test_predict_gives_probabilities_for_each_video(run_dir, synthetic_root, tmp
             "3",
             "--clips",
             "2",
+            "--no-amp",
             "--json",
             str(out),
         ]
@@ -226,3 +227,55 @@ def test_init_from_a_checkpoint_replaces_the_classifier(run_dir, synthetic_root,
     assert f"loaded {n - 2}/{n} tensors" in text
     assert "kept freshly initialised" in text and "fc" in text.split("kept freshly")[1]
     assert load_checkpoint(out / "last.pt")["classes"] == ["0", "1"]
+
+
+def test_test_shuffle_frames_reports_beside_the_plain_test(run_dir, synthetic_root, tmp_path):
+    report = tmp_path / "shuffled.json"
+    args = ["test", "--checkpoint", str(run_dir / "best.pt"), "--dataset", "ucf101"]
+    args += ["--root", str(synthetic_root), "--clips", "2", "--workers", "0", "--no-progress"]
+    code = main([*args, "--shuffle-frames", "--json", str(report), "--out", str(tmp_path)])
+    assert code == 0
+    m = json.loads(report.read_text())
+    assert m["num_videos"] == 8 and 0.0 <= m["top1"] <= 1.0 and m["clips"] == 2
+    # its files do not overwrite the plain test's
+    assert (tmp_path / "test_shuffled.json").is_file()
+    assert (tmp_path / "test_shuffled_confusion.csv").is_file()
+    assert not (tmp_path / "test.json").exists()
+
+
+def test_train_refuses_a_run_dir_that_holds_a_run(run_dir, synthetic_root, tmp_path, capsys):
+    before = load_checkpoint(run_dir / "last.pt")
+    args = ["train", "--dataset", "ucf101", "--root", str(synthetic_root), "--preset", "demo"]
+    args += ["--no-progress", "--set", *TINY]
+    assert main([*args[: -len(TINY) - 1], "--out", str(run_dir), *args[-len(TINY) - 1 :]]) == 2
+    err = capsys.readouterr().err
+    assert f"mrstnet train: error: {run_dir} already holds a run (last.pt)" in err
+    after = load_checkpoint(run_dir / "last.pt")
+    assert after["step"] == before["step"]
+    for k, v in before["state_dict"].items():
+        assert torch.equal(v, after["state_dict"][k])
+    # --overwrite starts afresh in a copy of it: one run's lines in the log, not two
+    again = tmp_path / "again"
+    shutil.copytree(run_dir, again)
+    assert main([*args, "--out", str(again), "--overwrite"]) == 0
+    lines = (again / "log.jsonl").read_text().splitlines()
+    assert len(lines) == len((run_dir / "log.jsonl").read_text().splitlines())
+
+
+DEMO_TINY = ["--classes", "2", "--videos-per-class", "3", "--test-clips", "1", "--no-progress"]
+DEMO_TINY += ["--set", *TINY[:4], "max_steps=2", "batch_size=4", "num_workers=0", "threads=1"]
+
+
+def test_demo_end_to_end_writes_its_report(tmp_path):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), *DEMO_TINY]) == 0
+    report = json.loads((out / "report.json").read_text())
+    keys = {"top1", "shuffled_top1", "seconds", "top5", "clip_top1", "mean_class_acc"}
+    keys |= {"num_videos", "num_classes", "train_steps", "train_loss", "model", "checkpoint"}
+    assert keys <= set(report)
+    assert report["num_classes"] == 2 and report["train_steps"] == 2
+    assert report["num_videos"] == 2 and report["clip"] == "8x32x32"
+    assert (out / "run" / "test_shuffled.json").is_file()
+    # a second demo into the same folder starts over rather than refusing
+    assert main(["demo", "--out", str(out), *DEMO_TINY]) == 0
+    assert load_checkpoint(out / "run" / "last.pt")["step"] == 2
