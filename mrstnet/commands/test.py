@@ -92,5 +92,4 @@ def run(args) -> int:
             )
         if args.json:
             write_json(args.json, report)
-    distributed.cleanup()
     return 0

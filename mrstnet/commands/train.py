@@ -140,5 +140,4 @@ def run(args) -> int:
             f"3-split average: top1 {avg['top1']:.4f}  top5 {avg['top5']:.4f}  "
             f"mean_class_acc {avg['mean_class_acc']:.4f}"
         )
-    distributed.cleanup()
     return 0

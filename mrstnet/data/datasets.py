@@ -376,7 +376,8 @@ class VideoClipDataset(Dataset):
     runs fastest.
 
     Unreadable videos (`skip_bad=True`): in training another random video is drawn, the path
-    is logged once and counted (`bad`, per process); `max_consecutive_failures` failures in a
+    is logged once and counted (`bad`, per process; each training sample also carries
+    `skipped`, the unreadable draws before it); `max_consecutive_failures` failures in a
     row raise `TooManyBadVideosError`. In test mode the item is None, which `collate` drops.
     With `skip_bad=False` the `VideoDecodeError` propagates.
     """
@@ -468,7 +469,11 @@ class VideoClipDataset(Dataset):
         failures = 0
         while True:
             try:
-                return self._load(video_index, 0, 0)
+                sample = self._load(video_index, 0, 0)
+                # how many unreadable videos this item drew first: DataLoader workers keep
+                # their own `bad`, so the count travels with the batch to the training loop
+                sample["skipped"] = failures
+                return sample
             except VideoDecodeError as e:
                 if not self.skip_bad:
                     raise
@@ -484,16 +489,20 @@ class VideoClipDataset(Dataset):
 
 
 def collate(batch: list[dict | None]) -> dict | None:
-    """Stack samples into a batch, dropping None (unreadable test videos). None if all were."""
+    """Stack samples into a batch, dropping None (unreadable test videos). None if all were.
+    Training samples' `skipped` counts are summed (a 0-d tensor)."""
     batch = [b for b in batch if b is not None]
     if not batch:
         return None
-    return {
+    out = {
         "video": torch.stack([b["video"] for b in batch]),
         "label": torch.tensor([b["label"] for b in batch], dtype=torch.int64),
         "video_index": torch.tensor([b["video_index"] for b in batch], dtype=torch.int64),
         "clip_index": torch.tensor([b["clip_index"] for b in batch], dtype=torch.int64),
     }
+    if "skipped" in batch[0]:
+        out["skipped"] = torch.tensor(sum(b["skipped"] for b in batch), dtype=torch.int64)
+    return out
 
 
 def build_dataset(

@@ -68,11 +68,6 @@ def rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
-def cleanup() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
-
-
 def barrier() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()

@@ -401,11 +401,13 @@ def fit(
             scheduler.step()
             step += 1
             correct = int((logits.argmax(1) == label).sum())
+            skipped = int(b.get("skipped", 0))  # unreadable videos the loader drew past
             for acc in (window, ep):
                 acc["loss"] += loss.item() * len(label)
                 acc["correct"] += correct
                 acc["n"] += len(label)
                 acc["wait"] += waited
+                acc["skipped"] += skipped
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}")
             if step % cfg.log_every == 0:
@@ -467,7 +469,14 @@ def fit(
 
 
 def _accumulator() -> dict:
-    return {"loss": 0.0, "correct": 0, "n": 0, "wait": 0.0, "t0": time.perf_counter()}
+    return {
+        "loss": 0.0,
+        "correct": 0,
+        "n": 0,
+        "wait": 0.0,
+        "skipped": 0,
+        "t0": time.perf_counter(),
+    }
 
 
 def _saved(acc: dict) -> dict:
@@ -478,17 +487,18 @@ def _saved(acc: dict) -> dict:
 
 
 def _restored(saved: dict) -> dict:
-    acc = {k: v for k, v in saved.items() if k != "seconds"}
+    acc = _accumulator()  # a checkpoint from before `skipped` was counted lacks it
+    acc.update({k: v for k, v in saved.items() if k != "seconds"})
     acc["t0"] = time.perf_counter() - saved["seconds"]
     return acc
 
 
 def _rates(acc: dict, d: distributed.Dist) -> dict:
-    """Loss, accuracy, throughput and the time spent waiting for data, over all processes;
-    empty when no process took a step."""
+    """Loss, accuracy, throughput, the time spent waiting for data and the unreadable
+    videos skipped, over all processes; empty when no process took a step."""
     elapsed = max(time.perf_counter() - acc["t0"], 1e-9)
-    loss, correct, n, wait = distributed.all_reduce_mean(
-        [acc["loss"], acc["correct"], acc["n"], acc["wait"]], d.device
+    loss, correct, n, wait, skipped = distributed.all_reduce_mean(
+        [acc["loss"], acc["correct"], acc["n"], acc["wait"], acc["skipped"]], d.device
     )
     if n == 0:
         return {}
@@ -497,6 +507,7 @@ def _rates(acc: dict, d: distributed.Dist) -> dict:
         "acc": correct / n,
         "clips_per_s": n * d.world_size / elapsed,
         "data_wait": min(wait / elapsed, 1.0),
+        "skipped_videos": round(skipped * d.world_size),
     }
 
 
@@ -507,6 +518,8 @@ def _epoch_line(r: dict, epochs: int) -> str:
             f"loss {r['loss']:.4f}  acc {r['acc']:.3f}  lr {r['lr']:.2e}  "
             f"{r['clips_per_s']:.1f} clips/s  data wait {100 * r['data_wait']:.0f}%"
         )
+        if r.get("skipped_videos"):
+            line += f"  skipped {r['skipped_videos']} unreadable videos"
     else:
         line += f"lr {r['lr']:.2e}  (no training step in this part of the epoch)"
     if "val_top1" in r:

@@ -80,6 +80,10 @@ def test_dataloader_with_a_worker_survives_a_bad_file(synthetic_root, bad_videos
     for train in (True, False):
         ds = VideoClipDataset(records, ["a"], train=train, num_clips=1, **GEOMETRY)
         loader = DataLoader(ds, batch_size=2, num_workers=1, collate_fn=collate)
-        sizes = [len(b["label"]) for b in loader if b is not None]
+        batches = [b for b in loader if b is not None]
+        sizes = [len(b["label"]) for b in batches]
         # Training replaces the bad item; test drops it (the truncated file's frames still decode).
         assert sum(sizes) == (5 if train else 4)
+        # the worker's skips reach the main process with the batches (training only)
+        skipped = [int(b["skipped"]) for b in batches if "skipped" in b]
+        assert (sum(skipped) >= 1) if train else not skipped

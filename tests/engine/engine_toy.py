@@ -186,3 +186,8 @@ if __name__ == "__main__":
         kill=True,
     )
     report_buffers(trained)
+    from mrstnet.cli import exit_now, process_group
+
+    if (dist := process_group()) is not None:  # as `mrstnet train` leaves
+        dist.destroy_process_group()
+        exit_now(0)

@@ -279,3 +279,19 @@ def test_demo_end_to_end_writes_its_report(tmp_path):
     # a second demo into the same folder starts over rather than refusing
     assert main(["demo", "--out", str(out), *DEMO_TINY]) == 0
     assert load_checkpoint(out / "run" / "last.pt")["step"] == 2
+
+
+def test_train_counts_unreadable_videos_it_skipped(synthetic_root, tmp_path):
+    """A training video that cannot be read is skipped and the epoch's log says how many
+    draws hit one, also when the draws happen in a DataLoader worker."""
+    root = tmp_path / "data"
+    shutil.copytree(synthetic_root, root)
+    listed = (root / "ucfTrainTestlist" / "trainlist01.txt").read_text().split()
+    (root / listed[0]).write_bytes(b"")  # the first training video, now zero bytes
+    out = tmp_path / "run"
+    args = ["--no-progress", "--set", *TINY, "num_workers=1", "val_every=0"]
+    base = ["train", "--dataset", "ucf101", "--root", str(root), "--preset", "demo"]
+    assert main([*base, "--model", "mrst_t_net_small", "--out", str(out), *args]) == 0
+    lines = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    epoch = [x for x in lines if x["kind"] == "epoch"][-1]
+    assert epoch["skipped_videos"] >= 1  # every epoch draws each index once: the empty one too
