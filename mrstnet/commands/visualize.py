@@ -36,8 +36,9 @@ def run(args) -> int:
             frame=args.frame,
             channels=args.channels,
         )
-    except (ImportError, ValueError, FileNotFoundError) as e:
+    except ImportError as e:  # matplotlib is an optional extra: exit 1, as export's onnx
         print(f"mrstnet visualize: error: {e}", file=sys.stderr)
         return 1
+    # a bad --block, --frame or a missing file: the CLI's one-line user error, exit 2
     print(f"wrote {path}")
     return 0

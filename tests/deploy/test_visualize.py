@@ -72,7 +72,7 @@ def test_unknown_block_lists_the_tubes(synthetic_root, tiny_checkpoint, tmp_path
                 "nope",
             ]
         )
-        == 1
+        == 2
     )
     assert "stages.0.1.tube" in capsys.readouterr().err
 
