@@ -7,22 +7,26 @@ import torch.nn.functional as F
 import mrstnet
 
 
-@pytest.mark.slow  # inductor compiles C++ kernels: ~20-90 s on a shared 2-core CPU
-@pytest.mark.parametrize("head", ["avg", "lstm"])
-def test_compile_inference_matches_eager(head):
-    """torch.compile of a registered model (fast impl, with its custom autograd Function).
-    Every registered model at full size: benchmarks/compile_check.py."""
-    torch.manual_seed(0)
-    model = mrstnet.create_model(
+def _tiny_mrst_t_net(**kwargs):
+    """MRST-T-Net at two tiny stages: the same code paths, compiled in seconds."""
+    return mrstnet.create_model(
         "mrst_t_net",
         num_classes=4,
         stem_width=8,
         widths=(8, 8),
         out_channels=(16, 16),
         depths=(1, 1),
-        head=head,
-        lstm_hidden=16,
-    ).eval()
+        **kwargs,
+    )
+
+
+@pytest.mark.slow  # inductor compiles C++ kernels: ~20-90 s on a shared 2-core CPU
+@pytest.mark.parametrize("head", ["avg", "lstm"])
+def test_compile_inference_matches_eager(head):
+    """torch.compile of a registered model (fast impl, with its custom autograd Function).
+    Every registered model at full size: benchmarks/compile_check.py."""
+    torch.manual_seed(0)
+    model = _tiny_mrst_t_net(head=head, lstm_hidden=16).eval()
     x = torch.randn(2, 3, 4, 16, 16)
     with torch.no_grad():
         expected = model(x)
@@ -38,16 +42,7 @@ def test_compile_training_step_matches_eager():
     parameters and BN running statistics. Through the fast path's custom autograd Function
     (MRST-T). Dropout 0: inductor draws other random numbers than eager."""
     torch.manual_seed(0)
-    model = mrstnet.create_model(
-        "mrst_t_net",
-        num_classes=4,
-        stem_width=8,
-        widths=(8, 8),
-        out_channels=(16, 16),
-        depths=(1, 1),
-        head="avg",
-        dropout=0.0,
-    ).train()
+    model = _tiny_mrst_t_net(head="avg", dropout=0.0).train()
     eager = copy.deepcopy(model)
     x, y = torch.randn(4, 3, 8, 16, 16), torch.arange(4)
 
