@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from mrstnet.cli import build_parser, main
+from tests.engine.test_commands import TINY as COMMAND_TINY
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,16 +34,8 @@ def test_module_entry_point_runs():
     assert out.stdout.startswith("mrstnet ")
 
 
-TINY = [
-    "model_args={width_mult: 0.125, depths: [1, 1, 1, 1, 1], head: avg}",
-    "frames=8",
-    "short_side=32",
-    "crop_size=32",
-    "epochs=1",
-    "batch_size=4",
-    "num_workers=0",
-    "val_every=0",
-]
+# the tiny run of the command tests, without validation
+TINY = [*COMMAND_TINY, "val_every=0"]
 
 
 @pytest.fixture

@@ -120,16 +120,8 @@ def default_strides_where_ambiguous(model: nn.Module) -> None:
     not match bucket view strides" (and copies) otherwise. The same memory order: exact."""
     with torch.no_grad():
         for p in model.parameters():
-            if p.is_contiguous() and p.stride() != _default_strides(p.shape):
+            if p.is_contiguous() and p.stride() != torch.empty(p.shape, device="meta").stride():
                 p.data = p.data.clone(memory_format=torch.contiguous_format)
-
-
-def _default_strides(shape) -> tuple[int, ...]:
-    strides, step = [], 1
-    for size in reversed(shape):
-        strides.append(step)
-        step *= max(size, 1)
-    return tuple(reversed(strides))
 
 
 def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
