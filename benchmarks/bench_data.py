@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader
 
 # Run from a checkout: this tree's mrstnet, not an installed one.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mrstnet.data.datasets import VideoClipDataset, VideoRecord, collate  # noqa: E402
+from mrstnet.data import ClipSpec, VideoClipDataset, VideoRecord, collate  # noqa: E402
 from mrstnet.data.video import VideoReader  # noqa: E402
 
 FPS, W, H, GOP = 25, 320, 240, 12
@@ -82,11 +82,8 @@ def pipeline(videos: list[Path], short_side: int, crop: int, workers: int, clips
     ds = VideoClipDataset(
         [VideoRecord(p, 0) for p in videos],
         ["x"],
+        ClipSpec(frames=16, short_side=short_side, crop_size=crop, flip=True),
         train=True,
-        frames=16,
-        short_side=short_side,
-        crop_size=crop,
-        flip=True,
     )
     batches = clips // 8
     # Sample with replacement so the loader runs as long as we want, whatever the video count.

@@ -33,19 +33,16 @@ def batches(args):
             yield model, torch.randn(8, 3, 16, 64, 64, generator=g), torch.zeros(8).long(), None
         return
     from mrstnet.data import build_dataset, collate, normalize
-    from mrstnet.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
-    from mrstnet.engine.runner import dataset_kwargs
+    from mrstnet.engine.checkpoint import (
+        build_model_from_checkpoint,
+        clip_spec_of,
+        load_checkpoint,
+    )
 
     ckpt = load_checkpoint(args.checkpoint)
     model = build_model_from_checkpoint(ckpt)
-    ds = build_dataset(
-        "ucf101",
-        args.root,
-        subset="test",
-        train=False,
-        num_clips=args.clips,
-        **dataset_kwargs(ckpt["data"]),
-    )
+    spec = clip_spec_of(ckpt).replace(num_clips=args.clips)
+    ds = build_dataset("ucf101", args.root, spec, subset="test", train=False)
     loader = torch.utils.data.DataLoader(ds, batch_size=8, collate_fn=collate, num_workers=2)
     for b in loader:
         if b is not None and len(b["label"]):

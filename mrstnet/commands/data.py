@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from mrstnet.data.readers import READERS, split_numbers
+
 ORDER = 21
 
 
@@ -22,9 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "videos are missing or unreadable, or 2 when the root or the annotations are absent or "
         "malformed.",
     )
-    c.add_argument(
-        "--dataset", required=True, choices=["ucf101", "hmdb51", "kinetics", "list", "folder"]
-    )
+    c.add_argument("--dataset", required=True, choices=list(READERS))
     c.add_argument(
         "--root",
         required=True,
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="split or CSV folder (list: the list file, checked as train, or its folder); "
         "default: the official folder name in ROOT, then in ROOT's parent",
     )
-    c.add_argument("--split", type=int, default=1, choices=[1, 2, 3])
+    c.add_argument("--split", type=int, default=1, choices=split_numbers())
     c.add_argument("--json", metavar="FILE", help="also write the full report as JSON")
     c.add_argument(
         "--strict", action="store_true", help="exit 1 if any video is missing or unreadable"
@@ -53,7 +53,7 @@ def _no_subcommand(parser: argparse.ArgumentParser) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     from mrstnet.data.check import check_dataset, format_report
-    from mrstnet.data.datasets import SplitFileError
+    from mrstnet.data.readers import SplitFileError
 
     try:
         report = check_dataset(

@@ -26,18 +26,18 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from mrstnet.deploy.export import export
-    from mrstnet.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
+    from mrstnet.engine.checkpoint import build_model_from_checkpoint, clip_spec_of, load_checkpoint
 
     ckpt = load_checkpoint(args.checkpoint)
     model = build_model_from_checkpoint(ckpt)
-    data = ckpt.get("data") or {}
+    spec = clip_spec_of(ckpt) if "data" in ckpt else None  # else the model's default input
     try:
         info = export(
             model,
             args.out,
             args.format,
-            frames=args.frames or data.get("frames"),
-            size=args.size or data.get("crop_size"),
+            frames=args.frames or (spec and spec.frames),
+            size=args.size or (spec and spec.crop_size),
         )
     except ImportError as e:  # onnx is an optional extra
         print(f"mrstnet export: error: {e}", file=sys.stderr)

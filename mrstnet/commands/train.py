@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import argparse
 
+from mrstnet.data.readers import READERS, split_datasets, split_numbers
+
 ORDER = 30
-DATASETS = ("ucf101", "hmdb51", "kinetics", "list", "folder")
 
 
 def add_dataset_args(p: argparse.ArgumentParser, split_all_help: str) -> None:
-    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--dataset", required=True, choices=list(READERS))
     p.add_argument("--root", required=True, help="the dataset folder")
     p.add_argument(
         "--split",
         default="1",
-        choices=("1", "2", "3", "all"),
-        help=f"the official split of ucf101/hmdb51 (default 1); 'all' {split_all_help}",
+        choices=(*map(str, split_numbers()), "all"),
+        help=f"the official split of {'/'.join(split_datasets())} (default 1); "
+        f"'all' {split_all_help}",
     )
     p.add_argument("--annotations", help="list file (--dataset list) or annotations folder")
     p.add_argument("--device", help="cuda, cuda:N or cpu (default: cuda when present)")
@@ -24,9 +26,13 @@ def add_dataset_args(p: argparse.ArgumentParser, split_all_help: str) -> None:
 
 def parse_splits(args) -> list[int]:
     if args.split == "all":
-        if args.dataset not in ("ucf101", "hmdb51"):
-            raise ValueError("--split all is for ucf101 and hmdb51 (three official splits)")
-        return [1, 2, 3]
+        splits = READERS[args.dataset].splits
+        if splits < 2:
+            raise ValueError(
+                f"--split all is for {' and '.join(split_datasets())} "
+                "(the formats with official splits)"
+            )
+        return list(range(1, splits + 1))
     return [int(args.split)]
 
 

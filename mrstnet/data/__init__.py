@@ -1,67 +1,65 @@
-"""Video files in, uint8 clips out (SPEC §3, §5): decoding, clip sampling, transforms,
-datasets, the synthetic motion set. No models here."""
+"""Video files in, uint8 clips out (paper §4.1): the clip spec, annotation readers, decoding,
+clip sampling, transforms, the clip dataset and the synthetic motion set. No models here.
 
-from mrstnet.data.datasets import (
-    READERS,
-    SplitFileError,
-    TooManyBadVideosError,
-    VideoClipDataset,
-    VideoRecord,
-    build_dataset,
-    collate,
-    find_annotations,
-    load_clips,
-    read_folder,
-    read_hmdb51,
-    read_kinetics,
-    read_list,
-    read_ucf101,
-)
-from mrstnet.data.sampling import ClipInfo, clip_indices, random_clip, uniform_clips
-from mrstnet.data.synthetic import write_synthetic
-from mrstnet.data.transforms import (
-    MEAN,
-    PRESETS,
-    STD,
-    EvalTransform,
-    TrainTransform,
-    eval_transform,
-    normalize,
-    train_transform,
-)
-from mrstnet.data.video import VideoDecodeError, VideoInfo, VideoReader, probe, read_frames
+Names are imported on first use, so that the CLI can read `READERS` (its `--dataset`
+choices) and `ClipSpec` without importing torch.
+"""
 
-__all__ = [
-    "MEAN",
-    "PRESETS",
-    "READERS",
-    "STD",
-    "ClipInfo",
-    "EvalTransform",
-    "SplitFileError",
-    "TooManyBadVideosError",
-    "TrainTransform",
-    "VideoClipDataset",
-    "VideoDecodeError",
-    "VideoInfo",
-    "VideoReader",
-    "VideoRecord",
-    "build_dataset",
-    "clip_indices",
-    "collate",
-    "eval_transform",
-    "find_annotations",
-    "load_clips",
-    "normalize",
-    "probe",
-    "random_clip",
-    "read_folder",
-    "read_frames",
-    "read_hmdb51",
-    "read_kinetics",
-    "read_list",
-    "read_ucf101",
-    "train_transform",
-    "uniform_clips",
-    "write_synthetic",
-]
+import importlib
+
+_WHERE = {
+    "ClipSpec": "clip_spec",
+    **dict.fromkeys(
+        (
+            "READERS",
+            "Reader",
+            "SplitFileError",
+            "VideoRecord",
+            "find_annotations",
+            "get_reader",
+            "read_folder",
+            "read_hmdb51",
+            "read_kinetics",
+            "read_list",
+            "read_ucf101",
+        ),
+        "readers",
+    ),
+    **dict.fromkeys(
+        ("TooManyBadVideosError", "VideoClipDataset", "build_dataset", "collate", "load_clips"),
+        "datasets",
+    ),
+    **dict.fromkeys(("ClipInfo", "clip_indices", "random_clip", "uniform_clips"), "sampling"),
+    "write_synthetic": "synthetic",
+    **dict.fromkeys(
+        (
+            "MEAN",
+            "PRESETS",
+            "STD",
+            "EvalTransform",
+            "TrainTransform",
+            "eval_transform",
+            "normalize",
+            "train_transform",
+        ),
+        "transforms",
+    ),
+    **dict.fromkeys(
+        ("VideoDecodeError", "VideoInfo", "VideoReader", "probe", "read_frames"), "video"
+    ),
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
+
+__all__ = sorted(_WHERE)

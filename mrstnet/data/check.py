@@ -32,15 +32,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from mrstnet.data.datasets import ANNOTATION_DIRS, READERS, dataset_root, find_annotations
+from mrstnet.data.readers import dataset_root, find_annotations, get_reader
 from mrstnet.data.video import END_SLACK, VideoDecodeError, VideoInfo, VideoReader
-
-# Kinetics calls its held-out set "val"; test.csv (no labels in the official release) is
-# checked too when it is there. A folder has no subsets: all its videos count as "train".
-SUBSETS = {"kinetics": ("train", "val", "test"), "folder": ("train",)}
-DEFAULT_SUBSETS = ("train", "test")
-# A list-file dataset may have no test list; every other subset file must exist.
-OPTIONAL_SUBSETS = {"list": {"test"}}
 
 
 def check_video(path: Path | str) -> VideoInfo:
@@ -121,21 +114,17 @@ def check_dataset(
     Raises SplitFileError (malformed annotation line), FileNotFoundError (no annotations or
     no root), NotADirectoryError (a file given as the annotation folder) and ValueError
     (unknown dataset), as the dataset would."""
-    if name not in READERS:
-        raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(READERS)}")
+    reader = get_reader(name)
     dataset_root(root)
-    reader = READERS[name]
-    subsets = SUBSETS.get(name, DEFAULT_SUBSETS)
+    subsets = reader.subsets  # those in reader.optional are skipped when their file is absent
     report: dict = {"dataset": name, "root": str(root), "split": split}
-    if name in ANNOTATION_DIRS:
-        ann = find_annotations(root, ANNOTATION_DIRS[name], annotations)
+    if reader.annotations is not None:
+        ann = find_annotations(root, reader.annotations, annotations)
         report["annotations"] = str(ann)
-        if name == "kinetics" and not (ann / "test.csv").is_file():
-            subsets = ("train", "val")
     elif annotations is not None:
         report["annotations"] = str(annotations)
-        if name == "list" and Path(annotations).is_file():
-            # One list file is one subset: read_list would give the same file for "test".
+        if len(subsets) > 1 and Path(annotations).is_file():
+            # One list file is one subset: the reader would give the same file for "test".
             subsets = ("train",)
             report["note"] = (
                 "one list file given: checked as train (give the folder of "
@@ -149,7 +138,7 @@ def check_dataset(
         try:
             videos, names, gone = reader(root, subset=subset, split=split, annotations=annotations)
         except FileNotFoundError:
-            if subset in OPTIONAL_SUBSETS.get(name, ()):
+            if subset in reader.optional:
                 continue
             raise
         classes = classes or names

@@ -1,4 +1,4 @@
-"""A procedural motion dataset written as real encoded videos in the UCF-101 layout (SPEC §5).
+"""A procedural motion dataset written as real encoded videos in the UCF-101 layout.
 
 Classes come in time-reversal pairs: a video of the second class of a pair is a video of the
 first class played backwards. So, within a pair, the set of frames a clip can show has the

@@ -139,14 +139,19 @@ def visualize(
     frame: int | None = None,
     channels: int = 4,
 ) -> Path:
-    """The Figure 3 picture for one video (the middle clip) from a checkpoint alone."""
+    """The Figure 3 picture for one video from a checkpoint alone: one clip from the middle,
+    centre-cropped, as the checkpoint's clip spec cuts it."""
     from mrstnet.data import load_clips, normalize
-    from mrstnet.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
-    from mrstnet.engine.runner import dataset_kwargs
+    from mrstnet.engine.checkpoint import (
+        build_model_from_checkpoint,
+        clip_spec_of,
+        load_checkpoint,
+    )
 
     ckpt = load_checkpoint(checkpoint)
     model = build_model_from_checkpoint(ckpt)
-    clip = load_clips(video, num_clips=1, **dataset_kwargs(ckpt["data"]))  # (1, 3, L, H, W)
+    spec = clip_spec_of(ckpt).replace(num_clips=1, crops=1)
+    clip = load_clips(video, spec)  # (1, 3, L, H, W)
     length = clip.shape[2]
     t = length // 2 if frame is None else frame
     if not 0 <= t < length:

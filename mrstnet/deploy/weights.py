@@ -1,7 +1,7 @@
 """Shipped weights: ``mrstnet/weights/demo.pt``, and how a training run becomes such a file.
 
 A shipped file is a checkpoint reduced to what inference reads: ``model`` (the
-model_config dict), ``state_dict``, ``classes`` and ``data`` (clip geometry), plus
+model_config dict), ``state_dict``, ``classes`` and ``data`` (the ClipSpec), plus
 ``source`` (where it came from). Optimizer, scheduler, RNG and preset are dropped, so
 it is small (the demo's mrst_t_net_small is about 1 MB) and loads with weights_only.
 """
@@ -29,21 +29,18 @@ def demo_checkpoint() -> Path:
 
 def slim_checkpoint(ckpt: dict) -> dict:
     """The inference part of a training checkpoint (see the module docstring)."""
+    from mrstnet.engine.checkpoint import clip_spec_of
+
     missing = [k for k in KEEP if ckpt.get(k) is None]
     if missing:
         raise ValueError(f"checkpoint lacks {', '.join(missing)}: not made by mrstnet train")
     # a fresh contiguous copy: a saved view would drag its whole storage into the file
     state = {k: v.detach().clone().contiguous() for k, v in ckpt["state_dict"].items()}
-    data = {
-        k: ckpt["data"][k]
-        for k in ("frames", "frame_step", "short_side", "crop_size")
-        if k in ckpt["data"]
-    }
     return {
         "model": dict(ckpt["model"]),
         "state_dict": state,
         "classes": list(ckpt["classes"]),
-        "data": data,
+        "data": clip_spec_of(ckpt).to_dict(),
     }
 
 

@@ -1,4 +1,4 @@
-"""Training, evaluation and checkpoints (SPEC §4): uses the models and data layers."""
+"""Training, evaluation and checkpoints (paper §4.1): uses the models and data layers."""
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, build_config, list_presets, load_preset

@@ -130,9 +130,9 @@ def _params(path: Path) -> int:
 
 
 def summarize(results: dict[str, list[dict]], cfg) -> dict:
-    rows = []
+    rows, clip = [], cfg.clip
     lines = [
-        f"Synthetic motion pairs, {cfg.frames}×{cfg.crop_size}×{cfg.crop_size} clips, "
+        f"Synthetic motion pairs, {clip.frames}×{clip.crop_size}×{clip.crop_size} clips, "
         f"{cfg.max_steps or cfg.epochs} {'steps' if cfg.max_steps else 'epochs'} of batch "
         f"{cfg.batch_size}, backbone {cfg.model_args}; mean ± std over seeds.",
         "",

@@ -3,8 +3,9 @@
 A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts (nothing
 pickled beyond what `torch.load(weights_only=True)` accepts), holding: `model` (the
 model_config dict), `state_dict`, `classes`, `optimizer`, `scheduler`, `scaler`,
-`epoch`, `step`, `rng`, `preset` and `data` (docs/design.md); training checkpoints also
-hold `best` (the best validation top-1 so far) and `progress` (each process's running
+`epoch`, `step`, `rng`, `preset` (TrainConfig.to_dict) and `data` (the ClipSpec's
+to_dict, read back by `clip_spec_of`) (docs/design.md); training checkpoints also hold
+`best` (the best validation top-1 so far) and `progress` (each process's running
 loss/accuracy sums of the epoch in progress, so a run resumed mid-epoch logs it whole).
 """
 
@@ -18,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from mrstnet.data.clip_spec import ClipSpec
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
@@ -118,6 +121,15 @@ def build_model_from_checkpoint(ckpt: dict) -> nn.Module:
     model = model_from_config(ckpt["model"])
     model.load_state_dict(ckpt["state_dict"])
     return model.eval()
+
+
+def clip_spec_of(ckpt: dict) -> ClipSpec:
+    """How the checkpoint's model was fed: the `data` key as a ClipSpec. Checkpoints older
+    than the test-time views and flip stored only frames, frame_step, short_side and
+    crop_size; the rest takes the defaults (one centre-cropped clip, no flip)."""
+    if not isinstance(ckpt.get("data"), dict):
+        raise ValueError("this checkpoint has no clip spec (`data`): it was not made by mrstnet")
+    return ClipSpec.from_dict(ckpt["data"])
 
 
 def classifier_names(model: nn.Module) -> list[str]:

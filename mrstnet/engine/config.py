@@ -6,12 +6,19 @@ read back, resumed or repeated from its checkpoint alone.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import yaml
+
+from mrstnet.data.clip_spec import FIELDS as CLIP_FIELDS
+from mrstnet.data.clip_spec import TEST_TIME, ClipSpec
+
+# the clip spec's fields a training recipe sets; the test-time views are chosen when testing
+CLIP_KEYS = tuple(k for k in CLIP_FIELDS if k not in TEST_TIME)
 
 
 @dataclass
@@ -20,12 +27,10 @@ class TrainConfig:
     model: str | None = None  # registry name; the command's --model wins over this
     dropout: float | None = None  # before the classifier; None keeps the model's default
     model_args: dict = field(default_factory=dict)  # other create_model overrides
-    # clip geometry (stored in the checkpoint's `data` key; test/predict reuse it)
-    frames: int = 16  # L, frames per clip
-    frame_step: int = 1  # temporal stride between sampled frames
-    short_side: int = 128  # resize the short side to this before cropping
-    crop_size: int = 112  # square crop fed to the model
-    flip: bool = False  # horizontal flip: label-changing on direction-sensitive classes (SPEC §5)
+    # how clips are cut (mrstnet.data.ClipSpec), stored in every checkpoint's `data` key for
+    # test and predict; in a preset its fields are top-level keys (frames, frame_step,
+    # short_side, crop_size, flip), as `--set frames=8`
+    clip: ClipSpec = ClipSpec()
     # optimisation
     optimizer: str = "adam"  # adam | adamw | sgd
     lr: float = 1e-4  # peak learning rate
@@ -61,12 +66,20 @@ class TrainConfig:
     # validation after each epoch picks best.pt (0 = never: best.pt follows last.pt)
     val_every: int = 1
     val_clips: int = 3  # clips per video when validating during training
-    val_subset: str = "test"  # "val" for Kinetics; UCF-101/HMDB51 have only a test split
+    # the subset validated on where the format leaves it open (Kinetics always uses val, its
+    # test set has no labels; UCF-101/HMDB51 have only train and test)
+    val_subset: str = "test"
 
-    def data(self) -> dict:
-        """The clip geometry a checkpoint carries for test and predict."""
-        keys = ("frames", "frame_step", "short_side", "crop_size", "flip")
-        return {k: getattr(self, k) for k in keys}
+    def to_dict(self) -> dict:
+        """The flat mapping a preset holds (the clip's fields as top-level keys):
+        `config_from_dict` reads it back. Checkpoints store it as `preset`."""
+        out = {}
+        for f in dataclasses.fields(self):
+            if f.name == "clip":
+                out.update({k: getattr(self.clip, k) for k in CLIP_KEYS})
+            else:
+                out[f.name] = copy.deepcopy(getattr(self, f.name))
+        return out
 
 
 def preset_dir() -> Path:
@@ -132,10 +145,7 @@ def build_config(
 _AT_LEAST_1 = (lambda v: v >= 1, "at least 1")
 _NOT_NEGATIVE = (lambda v: v >= 0, "0 or more")
 _CHECKS = {
-    **dict.fromkeys(
-        ("frames", "frame_step", "short_side", "crop_size", "step_epochs", "epochs"), _AT_LEAST_1
-    ),
-    **dict.fromkeys(("batch_size", "log_every", "val_clips"), _AT_LEAST_1),
+    **dict.fromkeys(("step_epochs", "epochs", "batch_size", "log_every", "val_clips"), _AT_LEAST_1),
     **dict.fromkeys(
         ("weight_decay", "momentum", "warmup_epochs", "clip_grad", "max_steps", "num_workers"),
         _NOT_NEGATIVE,
@@ -214,19 +224,29 @@ def _int_text(text: str) -> int | float:
 def config_from_dict(values: dict) -> TrainConfig:
     """A checked TrainConfig: unknown keys, wrong types and out-of-range values are
     ValueErrors that name the key."""
-    names = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(values) - set(names))
+    unknown = sorted(set(values) - set(_KEYS))
     if unknown:
-        raise ValueError(f"unknown config keys {unknown}; known: {', '.join(names)}")
-    converted = {k: _convert(k, v, str(names[k].type)) for k, v in values.items()}
-    cfg = TrainConfig(**converted)
+        raise ValueError(f"unknown config keys {unknown}; known: {', '.join(_KEYS)}")
+    converted = {k: _convert(k, v, _KEYS[k]) for k, v in values.items()}
+    clip = ClipSpec(**{k: converted.pop(k) for k in CLIP_KEYS if k in converted})
+    cfg = TrainConfig(clip=clip, **converted)
     for key, (ok, what) in _CHECKS.items():
         value = getattr(cfg, key)
         if value is not None and not ok(value):
             raise ValueError(f"config key {key!r} must be {what}, not {value!r}")
-    if cfg.crop_size > cfg.short_side:
-        raise ValueError(
-            f"crop_size {cfg.crop_size} is larger than short_side {cfg.short_side}: "
-            "the crop is taken after resizing the short side"
-        )
     return cfg
+
+
+def _keys() -> dict[str, str]:
+    """Every config key and its declared type, in TrainConfig's order, the clip's in place."""
+    clip_types = {f.name: str(f.type) for f in dataclasses.fields(ClipSpec)}
+    keys: dict[str, str] = {}
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "clip":
+            keys.update({k: clip_types[k] for k in CLIP_KEYS})
+        else:
+            keys[f.name] = str(f.type)
+    return keys
+
+
+_KEYS = _keys()

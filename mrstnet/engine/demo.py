@@ -1,9 +1,9 @@
 """`mrstnet demo`: from nothing to a trained, tested model that provably uses motion.
 
-Writes the synthetic set (time-reversal class pairs, SPEC §5), trains the `demo` preset,
-tests the best checkpoint, then tests it again on frame-shuffled clips: a model that
-ignores frame order would score the same; one that uses motion falls towards chance
-within each pair.
+Writes the synthetic set (time-reversal class pairs, mrstnet.data.synthetic), trains the
+`demo` preset, tests the best checkpoint, then tests it again on frame-shuffled clips: a
+model that ignores frame order would score the same; one that uses motion falls towards
+chance within each pair.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def run_demo(
         "seconds_train": round(t_train - t_data, 1),
         "seconds_test": round(time.perf_counter() - t_train, 1),
         "model": cfg.model,
-        "clip": f"{cfg.frames}x{cfg.crop_size}x{cfg.crop_size}",
+        "clip": f"{cfg.clip.frames}x{cfg.clip.crop_size}x{cfg.clip.crop_size}",
         "root": str(root),
         "checkpoint": str(run_dir / "best.pt"),
     }

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from . import distributed
-from .checkpoint import build_model_from_checkpoint, load_checkpoint
+from .checkpoint import build_model_from_checkpoint, clip_spec_of, load_checkpoint
 from .config import (
     TrainConfig,
     build_config,
@@ -22,13 +22,6 @@ from .config import (
 )
 from .evaluate import autocast, evaluate, summary
 from .train import fit, seed_everything
-
-SPLIT_DATASETS = ("ucf101", "hmdb51")  # three official splits each
-
-
-def dataset_kwargs(data: dict) -> dict:
-    """The clip geometry of a config / checkpoint as build_dataset / load_clips arguments."""
-    return {k: data[k] for k in ("frames", "frame_step", "short_side", "crop_size")}
 
 
 def build_datasets(
@@ -41,30 +34,23 @@ def build_datasets(
     val_annotations=None,
     validate: bool = True,
 ):
-    from mrstnet.data import build_dataset
+    """The training set and (when the config validates) the validation set, both cut as
+    `cfg.clip` says; validation takes `cfg.val_clips` clips per video."""
+    from mrstnet.data import build_dataset, get_reader
 
     train_set = build_dataset(
-        name,
-        root,
-        subset="train",
-        split=split,
-        annotations=annotations,
-        train=True,
-        flip=cfg.flip,
-        **dataset_kwargs(cfg.data()),
+        name, root, cfg.clip, subset="train", split=split, annotations=annotations, train=True
     )
     val_set = None
     if validate and cfg.val_every:
-        subset = cfg.val_subset if name != "kinetics" else "val"
         val_set = build_dataset(
             name,
             root,
-            subset=subset,
+            cfg.clip.replace(num_clips=cfg.val_clips),
+            subset=get_reader(name).held_out or cfg.val_subset,
             split=split,
             annotations=val_annotations or annotations,
             train=False,
-            num_clips=cfg.val_clips,
-            **dataset_kwargs(cfg.data()),
         )
     return train_set, val_set
 
@@ -170,23 +156,21 @@ def test_run(
     progress: bool = True,
     log=print,
 ) -> dict:
-    """Multi-clip test of a checkpoint; the clip geometry comes from the checkpoint."""
-    from mrstnet.data import build_dataset
+    """Multi-clip test of a checkpoint: its clip spec, with `clips` clips x `crops` crops
+    per video; `subset` defaults to the format's held-out subset (test; Kinetics: val)."""
+    from mrstnet.data import build_dataset, get_reader
 
     d = distributed.setup(device)
     ckpt = load_checkpoint(checkpoint)
     model = build_model_from_checkpoint(ckpt).to(d.device)
-    subset = subset or ("val" if dataset == "kinetics" else "test")
     ds = build_dataset(
         dataset,
         root,
-        subset=subset,
+        clip_spec_of(ckpt).replace(num_clips=clips, crops=crops),
+        subset=subset or get_reader(dataset).held_out or "test",
         split=split,
         annotations=annotations,
         train=False,
-        num_clips=clips,
-        crops=crops,
-        **dataset_kwargs(ckpt["data"]),
     )
     if list(ds.classes) != list(ckpt["classes"]):
         raise ValueError(
@@ -268,7 +252,8 @@ def predict(
     batch_size: int = 8,
     amp: bool = True,
 ) -> list[dict]:
-    """Top classes with probabilities for each video file, from a checkpoint alone."""
+    """Top classes with probabilities for each video file, from a checkpoint alone: the
+    mean of the softmax scores of `clips` clips x `crops` crops cut by its clip spec."""
     from mrstnet.data import load_clips, normalize
     from mrstnet.fastpath import optimize
 
@@ -276,10 +261,11 @@ def predict(
     ckpt = load_checkpoint(checkpoint)
     model = optimize(build_model_from_checkpoint(ckpt).to(dev), dtype=None, compile=False)
     classes = ckpt["classes"]
+    spec = clip_spec_of(ckpt).replace(num_clips=clips, crops=crops)
     results = []
     for path in videos:
         try:
-            x = load_clips(path, num_clips=clips, crops=crops, **dataset_kwargs(ckpt["data"]))
+            x = load_clips(path, spec)
         except Exception as e:  # an unreadable file is reported, not fatal for the others
             results.append({"video": str(path), "error": f"{type(e).__name__}: {e}"})
             continue

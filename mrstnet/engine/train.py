@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import random
@@ -330,8 +329,8 @@ def fit(
                 "rng": [r for r, _ in states],
                 # the epoch's running sums, so that a run resumed mid-epoch logs the whole epoch
                 "progress": [p for _, p in states],
-                "preset": dataclasses.asdict(cfg),
-                "data": cfg.data(),
+                "preset": cfg.to_dict(),
+                "data": cfg.clip.to_dict(),
             }
             for path in paths:
                 save_checkpoint(path, state)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mrstnet.data.datasets import (
+from mrstnet.data.readers import (
     SplitFileError,
     read_folder,
     read_hmdb51,

@@ -1,5 +1,3 @@
-import dataclasses
-
 import pytest
 
 from mrstnet.engine.checkpoint import save_checkpoint
@@ -56,7 +54,7 @@ def test_bad_values_name_their_key(pair, message):
 
 def _stored_run(tmp_path, *sets):
     cfg = build_config("ablation", list(sets))
-    save_checkpoint(tmp_path / "last.pt", {"preset": dataclasses.asdict(cfg)})
+    save_checkpoint(tmp_path / "last.pt", {"preset": cfg.to_dict()})
     return cfg
 
 

@@ -224,13 +224,14 @@ def test_training_items_depend_on_seed_epoch_and_index_only(synthetic_root, tmp_
     """The real dataset: random clip start and crop, and the redraw after an unreadable
     video, are the same whatever the loading process's RNG state was; the loading
     process's own streams are left as they were (with num_workers=0 that is the trainer)."""
-    from mrstnet.data import VideoClipDataset, VideoRecord
+    from mrstnet.data import ClipSpec, VideoClipDataset, VideoRecord
 
     good = sorted(synthetic_root.glob("Move*/*.avi"))[:4]
     empty = tmp_path / "empty.avi"
     empty.write_bytes(b"")
     videos = [VideoRecord(p, i % 2) for i, p in enumerate(good)] + [VideoRecord(empty, 0)]
-    ds = VideoClipDataset(videos, ["a", "b"], train=True, frames=4, short_side=24, crop_size=16)
+    spec = ClipSpec(frames=4, short_side=24, crop_size=16)
+    ds = VideoClipDataset(videos, ["a", "b"], spec, train=True)
     items = SeededItems(ds, seed=0)
     for i in range(len(videos)):
         torch.manual_seed(100 + i)

@@ -1,0 +1,67 @@
+"""mmaction2-style list files: "relative/path.ext <label index>" per line, paths relative
+to the dataset root, class names from a file beside the list (or the label numbers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import Index, SplitFileError, VideoRecord, dataset_root, split_existing, text_lines
+
+
+def _list_file(folder: Path, subset: str, split: int) -> Path:
+    names = [
+        f"{subset}list0{split}.txt",
+        f"{subset}list.txt",
+        f"{subset}.txt",
+        f"{subset}_list.txt",
+    ]
+    found = [folder / n for n in names if (folder / n).is_file()]
+    if not found:
+        raise FileNotFoundError(
+            f"no list file for {subset!r} in {folder} (tried {', '.join(names)})"
+        )
+    return found[0]
+
+
+def _class_names(folder: Path, num: int) -> list[str]:
+    """From classInd.txt ("1 Name") or classes.txt (one name a line), else the numbers."""
+    ind = folder / "classInd.txt"
+    if ind.is_file():
+        classes = []
+        for n, line in text_lines(ind):
+            parts = line.split(maxsplit=1)
+            if len(parts) != 2 or not parts[0].isdigit():
+                raise SplitFileError(ind, n, "expected '<index> <Name>'", line)
+            classes.append(parts[1])
+        return classes
+    if (folder / "classes.txt").is_file():
+        return [line for _, line in text_lines(folder / "classes.txt")]
+    return [str(i) for i in range(num)]
+
+
+def read_list(
+    root: Path | str,
+    *,
+    subset: str = "train",
+    split: int = 1,
+    annotations: Path | str | None = None,
+) -> Index:
+    """The videos of a list file. `annotations` is the list file itself, or a folder holding
+    `<subset>list0<split>.txt`, `<subset>list.txt`, `<subset>.txt` or `<subset>_list.txt`
+    (first found; default: ROOT). FileNotFoundError when the folder has none."""
+    root = dataset_root(root)
+    ann = Path(root if annotations is None else annotations)
+    if ann.is_dir():
+        ann = _list_file(ann, subset, split)
+    videos = []
+    for n, line in text_lines(ann):
+        parts = line.rsplit(maxsplit=1)
+        if len(parts) != 2 or not parts[1].lstrip("-").isdigit() or int(parts[1]) < 0:
+            raise SplitFileError(ann, n, "expected '<relative path> <label index>'", line)
+        videos.append(VideoRecord(root / parts[0], int(parts[1])))
+    num = max((v.label for v in videos), default=-1) + 1
+    classes = _class_names(ann.parent, num)
+    if num > len(classes):
+        raise SplitFileError(ann, None, f"label {num - 1} but only {len(classes)} class names")
+    found, missing = split_existing(videos)
+    return found, classes, missing
