@@ -1,11 +1,13 @@
 """`mrstnet synth` and `mrstnet data check`, run in-process through the CLI."""
 
+import argparse
 import json
 import shutil
 
 import pytest
 
-from mrstnet.cli import main
+from mrstnet.cli import build_parser, main
+from mrstnet.data.readers import READERS, Reader, read_folder
 
 
 @pytest.fixture
@@ -141,3 +143,42 @@ def test_synth_rejects_bad_arguments_on_stderr(tmp_path, capsys, option, value, 
     captured = capsys.readouterr()
     assert f"mrstnet synth: {message}" in captured.err and captured.out == ""
     assert not out.exists()  # checked before anything is written
+
+
+def _dataset_choices(parser, *path):
+    for name in path:  # down the subcommands
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[name]
+    return next(a for a in parser._actions if a.dest == "dataset").choices
+
+
+def test_the_readers_table_is_the_dataset_choices(synth, tmp_path, monkeypatch, capsys):
+    for command in (["train"], ["test"], ["data", "check"]):
+        assert list(_dataset_choices(build_parser(), *command)) == list(READERS)
+    # a new format is one table entry: the CLI offers it and reads with it
+    monkeypatch.setitem(READERS, "flat", Reader(read_folder, subsets=("train",)))
+    assert "flat" in _dataset_choices(build_parser(), "train")
+    root = tmp_path / "flat"
+    for cls in ("MoveLeft", "MoveRight"):  # the synth fixture has two classes
+        (root / cls).mkdir(parents=True)
+        shutil.copy(next(synth.glob(f"{cls}/*.avi")), root / cls)
+    assert main(["data", "check", "--dataset", "flat", "--root", str(root), "--no-progress"]) == 0
+    assert "classes: 2" in capsys.readouterr().out
+    # --split all follows the table's official splits
+    assert (
+        main(
+            [
+                "test",
+                "--dataset",
+                "flat",
+                "--root",
+                str(root),
+                "--split",
+                "all",
+                "--checkpoint",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
+    assert "--split all is for ucf101 and hmdb51" in capsys.readouterr().err

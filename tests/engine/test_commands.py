@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from mrstnet.cli import main
-from mrstnet.engine.checkpoint import load_checkpoint
+from mrstnet.engine.checkpoint import clip_spec_of, load_checkpoint
+from mrstnet.engine.config import config_from_dict
 
 TINY = [
     "model_args={width_mult: 0.125, depths: [1, 1, 1, 1, 1], head: avg}",
@@ -59,6 +60,9 @@ def test_train_writes_checkpoints_and_log(run_dir, synthetic_root):
     classes = (synthetic_root / "ucfTrainTestlist" / "classInd.txt").read_text().split()[1::2]
     assert ckpt["classes"] == classes
     assert ckpt["epoch"] == 1 and ckpt["data"]["crop_size"] == 32
+    # the run's clip spec, stored whole, and its config, stored as flat preset keys
+    spec = config_from_dict(ckpt["preset"]).clip
+    assert clip_spec_of(ckpt) == spec and (spec.frames, spec.short_side) == (8, 32)
     lines = [json.loads(x) for x in (run_dir / "log.jsonl").read_text().splitlines()]
     assert {x["kind"] for x in lines} == {"train", "epoch"}
     assert all(x["loss"] > 0 for x in lines)
