@@ -7,24 +7,11 @@ choices) and `ClipSpec` without importing torch.
 
 import importlib
 
+from mrstnet.data import readers  # no torch in it
+
 _WHERE = {
     "ClipSpec": "clip_spec",
-    **dict.fromkeys(
-        (
-            "READERS",
-            "Reader",
-            "SplitFileError",
-            "VideoRecord",
-            "find_annotations",
-            "get_reader",
-            "read_folder",
-            "read_hmdb51",
-            "read_kinetics",
-            "read_list",
-            "read_ucf101",
-        ),
-        "readers",
-    ),
+    **dict.fromkeys(readers.__all__, "readers"),
     **dict.fromkeys(
         ("TooManyBadVideosError", "VideoClipDataset", "build_dataset", "collate", "load_clips"),
         "datasets",

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from mrstnet.cli import build_parser, main
-from mrstnet.data.readers import READERS, Reader, read_folder
+from mrstnet.data.readers import READERS, Reader, VideoRecord
 
 
 @pytest.fixture
@@ -152,18 +152,27 @@ def _dataset_choices(parser, *path):
     return next(a for a in parser._actions if a.dest == "dataset").choices
 
 
+def _read_flat(root, annotations, *, subset, split):
+    """A format of our own: every <class>-<n>.avi in ROOT itself."""
+    videos = sorted(root.glob("*-*.avi"))
+    classes = sorted({v.name.split("-")[0] for v in videos})
+    return [VideoRecord(v, classes.index(v.name.split("-")[0])) for v in videos], classes, []
+
+
 def test_the_readers_table_is_the_dataset_choices(synth, tmp_path, monkeypatch, capsys):
     for command in (["train"], ["test"], ["data", "check"]):
         assert list(_dataset_choices(build_parser(), *command)) == list(READERS)
-    # a new format is one table entry: the CLI offers it and reads with it
-    monkeypatch.setitem(READERS, "flat", Reader(read_folder, subsets=("train",)))
+    # a new format is one read function and one table entry: the CLI offers it and reads with it
+    monkeypatch.setitem(READERS, "flat", Reader(_read_flat, subsets=("train",)))
     assert "flat" in _dataset_choices(build_parser(), "train")
     root = tmp_path / "flat"
+    root.mkdir()
     for cls in ("MoveLeft", "MoveRight"):  # the synth fixture has two classes
-        (root / cls).mkdir(parents=True)
-        shutil.copy(next(synth.glob(f"{cls}/*.avi")), root / cls)
+        for i, video in enumerate(sorted(synth.glob(f"{cls}/*.avi"))[:2]):
+            shutil.copy(video, root / f"{cls}-{i}.avi")
     assert main(["data", "check", "--dataset", "flat", "--root", str(root), "--no-progress"]) == 0
-    assert "classes: 2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "classes: 2" in out and "4 readable, 0 unreadable" in out
     # --split all follows the table's official splits
     assert (
         main(

@@ -2,9 +2,9 @@
 `--dataset NAME` accepts (the CLI's choices come from it).
 
 A reader turns annotation files and a directory listing into `(videos, classes, missing)`;
-it never opens a video (`mrstnet.data.datasets` does that, lazily). Its table entry says
-what the format holds: its subsets, its official splits and annotation folder. A new format
-is one module with a `read_*` function and one entry here.
+it never opens a video (`mrstnet.data.datasets` does that, lazily). Each format module
+defines a read function and its `Reader`, which says what the format holds (subsets,
+official splits, annotation folder). A new format is one such module and one entry here.
 
 Where things are: `root` holds the class folders of videos (for Kinetics-400, the folder that
 holds `train/`, `val/`, ...). `annotations` is the folder of split or CSV files; without it
@@ -13,14 +13,10 @@ the official folder name is looked up in `root`, then in `root`'s parent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-
-from . import hmdb51, kinetics, ucf101
 from .common import (
     VIDEO_EXTENSIONS,
     Index,
+    Reader,
     SplitFileError,
     VideoRecord,
     dataset_root,
@@ -32,43 +28,12 @@ from .kinetics import read_kinetics
 from .list_file import read_list
 from .ucf101 import read_ucf101
 
-
-@dataclass(frozen=True)
-class Reader:
-    """One annotation format. Calling it reads one subset: `(videos, classes, missing)`."""
-
-    read: Callable[..., Index]  # (root, *, subset, split, annotations) -> Index
-    subsets: tuple[str, ...] = ("train", "test")  # what it lists (`mrstnet data check` reads all)
-    optional: tuple[str, ...] = ()  # subsets whose annotation file may be absent
-    # the labelled held-out subset when the format fixes it (Kinetics: val; its test set has
-    # no labels); None: `mrstnet test` reads "test" and validation the config's val_subset
-    held_out: str | None = None
-    splits: int = 1  # official splits, numbered from 1 (`--split all` runs them all)
-    annotations: str | None = None  # official annotation folder, looked up in ROOT, ROOT/..
-
-    def __call__(
-        self,
-        root: Path | str,
-        *,
-        subset: str = "train",
-        split: int = 1,
-        annotations: Path | str | None = None,
-    ) -> Index:
-        return self.read(root, subset=subset, split=split, annotations=annotations)
-
-
 READERS: dict[str, Reader] = {
-    "ucf101": Reader(read_ucf101, splits=3, annotations=ucf101.ANNOTATIONS),
-    "hmdb51": Reader(read_hmdb51, splits=3, annotations=hmdb51.ANNOTATIONS),
-    "kinetics": Reader(
-        read_kinetics,
-        subsets=("train", "val", "test"),
-        optional=("test",),
-        held_out="val",
-        annotations=kinetics.ANNOTATIONS,
-    ),
-    "list": Reader(read_list, optional=("test",)),
-    "folder": Reader(read_folder, subsets=("train",)),
+    "ucf101": read_ucf101,
+    "hmdb51": read_hmdb51,
+    "kinetics": read_kinetics,
+    "list": read_list,
+    "folder": read_folder,
 }
 
 

@@ -2,7 +2,9 @@
 the annotation folder, reading split-file lines and testing which listed videos exist.
 
 A reader never opens a video: it turns annotation files and directory listings into an
-`Index`, `(videos, classes, missing)`.
+`Index`, `(videos, classes, missing)`. `Reader` wraps a format's read function with what
+the format holds and does what every format does first: check the root, find the folder of
+split files.
 """
 
 from __future__ import annotations
@@ -35,8 +37,7 @@ Index = tuple[list[VideoRecord], list[str], list[Path]]  # videos, classes, miss
 
 
 def dataset_root(root: Path | str) -> Path:
-    """`root` as a Path; FileNotFoundError if it is not a folder. Checked before the split
-    files, which a mistyped ROOT would still find in its parent."""
+    """`root` as a Path; FileNotFoundError if it is not a folder."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"dataset root not found: {root}")
@@ -98,3 +99,36 @@ def split_existing(videos: list[VideoRecord]) -> tuple[list[VideoRecord], list[P
     found = [v for v in videos if exists(v.path)]
     missing = [v.path for v in videos if not exists(v.path)]
     return found, missing
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One annotation format. Calling it reads one subset: `(videos, classes, missing)`."""
+
+    # (root, annotations, *, subset, split) -> Index, called with a root that exists and the
+    # found folder of split files when the format names one, else --annotations or None
+    read: Callable[..., Index]
+    subsets: tuple[str, ...] = ("train", "test")  # what it lists (`mrstnet data check` reads all)
+    optional: tuple[str, ...] = ()  # subsets whose annotation file may be absent
+    # the labelled held-out subset when the format fixes it (Kinetics: val; its test set has
+    # no labels); None: `mrstnet test` reads "test" and validation the config's val_subset
+    held_out: str | None = None
+    splits: int = 1  # official splits, numbered from 1 (`--split all` runs them all)
+    annotations: str | None = None  # official folder of split files, looked up in ROOT, ROOT/..
+
+    def __call__(
+        self,
+        root: Path | str,
+        *,
+        subset: str = "train",
+        split: int = 1,
+        annotations: Path | str | None = None,
+    ) -> Index:
+        """FileNotFoundError for a missing root (checked before the split files, which a
+        mistyped ROOT would still find in its parent) or annotation folder; SplitFileError
+        for a malformed line."""
+        root = dataset_root(root)
+        if self.annotations is not None:
+            annotations = find_annotations(root, self.annotations, annotations)
+        ann = None if annotations is None else Path(annotations)
+        return self.read(root, ann, subset=subset, split=split)

@@ -6,18 +6,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .common import VIDEO_EXTENSIONS, Index, VideoRecord, dataset_root
+from .common import VIDEO_EXTENSIONS, Index, Reader, VideoRecord
 
 
-def read_folder(
-    root: Path | str,
-    *,
-    subset: str = "train",
-    split: int = 1,
-    annotations: Path | str | None = None,
-) -> Index:
-    """Every video under `root`; `subset`, `split` and `annotations` are ignored."""
-    root = dataset_root(root)
+def _read(root: Path, ann: Path | None, *, subset: str, split: int) -> Index:
+    """Every video under `root`; `ann`, `subset` and `split` are ignored."""
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     videos = [
         VideoRecord(root / c / f, label)
@@ -28,3 +21,6 @@ def read_folder(
     if not videos:
         raise FileNotFoundError(f"no videos in class folders under {root}")
     return videos, classes, []
+
+
+read_folder = Reader(_read, subsets=("train",))

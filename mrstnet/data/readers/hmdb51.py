@@ -9,29 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import (
-    Index,
-    SplitFileError,
-    VideoRecord,
-    dataset_root,
-    find_annotations,
-    split_existing,
-    text_lines,
-)
-
-ANNOTATIONS = "testTrainMulti_7030_splits"
+from .common import Index, Reader, SplitFileError, VideoRecord, split_existing, text_lines
 
 
-def read_hmdb51(
-    root: Path | str,
-    *,
-    subset: str = "train",
-    split: int = 1,
-    annotations: Path | str | None = None,
-) -> Index:
+def _read(root: Path, ann: Path, *, subset: str, split: int) -> Index:
     """The videos of `subset` ("train" or "test") in official split `split` (1 to 3)."""
-    root = dataset_root(root)
-    ann = find_annotations(root, ANNOTATIONS, annotations)
     suffix = f"_test_split{split}.txt"
     files = sorted(p for p in ann.iterdir() if p.name.endswith(suffix))
     if not files:
@@ -50,3 +32,6 @@ def read_hmdb51(
                 videos.append(VideoRecord(root / name / parts[0], label))
     found, missing = split_existing(videos)
     return found, classes, missing
+
+
+read_hmdb51 = Reader(_read, splits=3, annotations="testTrainMulti_7030_splits")

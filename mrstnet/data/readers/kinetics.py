@@ -14,17 +14,7 @@ import csv
 import os
 from pathlib import Path
 
-from .common import (
-    VIDEO_EXTENSIONS,
-    Index,
-    SplitFileError,
-    VideoRecord,
-    dataset_root,
-    find_annotations,
-    text_lines,
-)
-
-ANNOTATIONS = "annotations"
+from .common import VIDEO_EXTENSIONS, Index, Reader, SplitFileError, VideoRecord, text_lines
 
 
 def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
@@ -45,17 +35,9 @@ def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     return out
 
 
-def read_kinetics(
-    root: Path | str,
-    *,
-    subset: str = "train",
-    split: int = 1,
-    annotations: Path | str | None = None,
-) -> Index:
+def _read(root: Path, ann: Path, *, subset: str, split: int) -> Index:
     """The videos of `subset` ("train", "val" or "test"); `split` is ignored (one split).
     FileNotFoundError when the subset has no CSV."""
-    root = dataset_root(root)
-    ann = find_annotations(root, ANNOTATIONS, annotations)
     table = ann / f"{subset}.csv"
     if not table.is_file():
         raise FileNotFoundError(f"no {subset}.csv in {ann}")
@@ -98,3 +80,12 @@ def read_kinetics(
         else:
             videos.append(VideoRecord(path, label))
     return videos, classes, missing
+
+
+read_kinetics = Reader(
+    _read,
+    subsets=("train", "val", "test"),
+    optional=("test",),  # the official test.csv is not in every copy
+    held_out="val",
+    annotations="annotations",
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import Index, SplitFileError, VideoRecord, dataset_root, split_existing, text_lines
+from .common import Index, Reader, SplitFileError, VideoRecord, split_existing, text_lines
 
 
 def _list_file(folder: Path, subset: str, split: int) -> Path:
@@ -39,18 +39,11 @@ def _class_names(folder: Path, num: int) -> list[str]:
     return [str(i) for i in range(num)]
 
 
-def read_list(
-    root: Path | str,
-    *,
-    subset: str = "train",
-    split: int = 1,
-    annotations: Path | str | None = None,
-) -> Index:
-    """The videos of a list file. `annotations` is the list file itself, or a folder holding
+def _read(root: Path, ann: Path | None, *, subset: str, split: int) -> Index:
+    """The videos of a list file. `ann` is the list file itself, or a folder holding
     `<subset>list0<split>.txt`, `<subset>list.txt`, `<subset>.txt` or `<subset>_list.txt`
     (first found; default: ROOT). FileNotFoundError when the folder has none."""
-    root = dataset_root(root)
-    ann = Path(root if annotations is None else annotations)
+    ann = root if ann is None else ann
     if ann.is_dir():
         ann = _list_file(ann, subset, split)
     videos = []
@@ -65,3 +58,6 @@ def read_list(
         raise SplitFileError(ann, None, f"label {num - 1} but only {len(classes)} class names")
     found, missing = split_existing(videos)
     return found, classes, missing
+
+
+read_list = Reader(_read, optional=("test",))  # a list-file dataset may have no test list

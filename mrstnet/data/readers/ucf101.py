@@ -9,29 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import (
-    Index,
-    SplitFileError,
-    VideoRecord,
-    dataset_root,
-    find_annotations,
-    split_existing,
-    text_lines,
-)
-
-ANNOTATIONS = "ucfTrainTestlist"
+from .common import Index, Reader, SplitFileError, VideoRecord, split_existing, text_lines
 
 
-def read_ucf101(
-    root: Path | str,
-    *,
-    subset: str = "train",
-    split: int = 1,
-    annotations: Path | str | None = None,
-) -> Index:
+def _read(root: Path, ann: Path, *, subset: str, split: int) -> Index:
     """The videos of `subset` ("train" or "test") in official split `split` (1 to 3)."""
-    root = dataset_root(root)
-    ann = find_annotations(root, ANNOTATIONS, annotations)
     classes: list[str] = []
     ind = ann / "classInd.txt"
     for n, line in text_lines(ind):
@@ -69,3 +51,6 @@ def read_ucf101(
         videos.append(VideoRecord(root / rel, label))
     found, missing = split_existing(videos)
     return found, classes, missing
+
+
+read_ucf101 = Reader(_read, splits=3, annotations="ucfTrainTestlist")
