@@ -270,7 +270,7 @@ def predict(
 ) -> list[dict]:
     """Top classes with probabilities for each video file, from a checkpoint alone."""
     from mrstnet.data import load_clips, normalize
-    from mrstnet.fastpath import optimize
+    from mrstnet.engine.optimize import optimize
 
     dev = distributed.device_of(device)
     ckpt = load_checkpoint(checkpoint)
