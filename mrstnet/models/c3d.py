@@ -27,7 +27,7 @@ from .tube import init_weights, make_tube
 @dataclass
 class C3DConfig:
     arch: str = "c3d"  # network family, used by model_from_config
-    unit: str = "c3d"  # a name in the unit table: c3d | std | std_stf | mrst_p | mrst_s | mrst_t
+    unit: str = "c3d"  # the baseline; any name in the unit table (units.py), e.g. "mrst_t"
     num_classes: int = 487  # Sports-1M, as the original C3D (79.0M parameters)
     width_mult: float = 1.0  # scales every conv width (tests and small runs)
     fc_dim: int = 4096  # fc6 / fc7 width

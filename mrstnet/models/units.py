@@ -10,7 +10,9 @@ features S and T, both (N, C, L, H, W), to X* (same shape)::
     mrst_t     X* = STF(S, T, S~, T~ of Eq. 3)             (S~ first, then T~ from δ(S~))
 
 with STF(S, T, S~, T~) = S ⊙ σ(GAP(S~)) + T ⊙ σ(GAP(T~)) (Eq. 4–7). The C3D baseline
-(``c3d``) replaces the whole tube by one 3×3×3 conv + BN (:class:`C3DConv`).
+(``c3d``) replaces the whole tube by one 3×3×3 conv + BN (:class:`C3DConv`): a unit with
+``whole_tube = True`` is built in the tube's place from the tube's arguments
+(``tube.make_tube``) and hands a fused residual block its last conv (``split_last``).
 
 A unit has no parameters of its own: ``layers(width)`` names the layers it needs, the
 tube owns them under those names (checkpoint keys ``ss.weight``, as Table 1 names the four
