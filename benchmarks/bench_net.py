@@ -1,9 +1,9 @@
-"""Whole-network speed of MRST-T-Net (issue 6), run by hand; `mrstnet bench` with result files.
+"""Whole-network speed of MRST-T-Net, run by hand; `mrstnet bench` with result files.
 
     python benchmarks/bench_net.py [--rounds 5] [--only WORD] [--ablate] [--dtype bf16]
     python benchmarks/bench_net.py --merge part1.json part2.json   # runs split by --only
 
-writes benchmarks/results/net.json and net.md (see mrstnet/bench.py for what is timed).
+writes benchmarks/results/net.json and net.md (see mrstnet/engine/bench.py for what is timed).
 On a busy machine, run the cases separately (`--only inference`, `--only "mrst_t_net train"`,
 `--only demo`) to keep each invocation short, then merge: every row keeps the peak and
 the baseline of its own run.
@@ -17,8 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's mrstnet, not an installed one
-from mrstnet.bench import format_table  # noqa: E402
 from mrstnet.cli import main  # noqa: E402
+from mrstnet.engine.bench import format_table  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mrstnet.fastpath import optimize  # noqa: E402
+from mrstnet.engine.optimize import optimize  # noqa: E402
 
 
 def batches(args):

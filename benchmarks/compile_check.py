@@ -1,4 +1,4 @@
-"""torch.compile on every registered model (issue 5), run by hand: does it work, is it exact,
+"""torch.compile on every registered model, run by hand: does it work, is it exact,
 and what does it cost and give on this machine.
 
     python benchmarks/compile_check.py [--models c3d mrst_t_net ...] [--frames 8 --size 64]
@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's mrstnet, not an installed one
-from mrstnet.fastpath import prepare_for_training, to_channels_last  # noqa: E402
+from mrstnet.engine.runtime import prepare_for_training, to_channels_last  # noqa: E402
 from mrstnet.models import create_model, list_models  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results"

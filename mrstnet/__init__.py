@@ -5,7 +5,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "create_model": "mrstnet.models",
     "list_models": "mrstnet.models",
-    "optimize": "mrstnet.fastpath",
+    "optimize": "mrstnet.engine.optimize",
 }
 
 

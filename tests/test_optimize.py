@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 import mrstnet
-from mrstnet.fastpath import fold_batchnorm, prepare_for_training, to_channels_last
+from mrstnet.engine.runtime import prepare_for_training, to_channels_last
+from mrstnet.models.fuse import fold_batchnorm
 
 TINY = dict(width_mult=0.125, depths=(1, 1, 1, 1, 1), lstm_hidden=16, num_classes=5)
 
@@ -67,7 +68,7 @@ def test_optimize_bf16_close():
 
 
 def test_fold_batchnorm_exact_on_convbn():
-    from mrstnet.models.tube import ConvBN
+    from mrstnet.models.layers import ConvBN
 
     torch.manual_seed(0)
     m = ConvBN(4, 6, (1, 3, 3)).eval()

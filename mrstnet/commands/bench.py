@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from mrstnet.bench import format_table, run_bench
+    from mrstnet.engine.bench import format_table, run_bench
 
     if args.threads:
         torch.set_num_threads(args.threads)

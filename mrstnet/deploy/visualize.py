@@ -5,9 +5,10 @@ Forward hooks on the chosen tube record, for one clip::
     S  = spatial(x)            T  = temporal(x)          (N, C, L', H', W')
     S~ = ss(·) + ts(·)         T~ = st(·) + tt(·)        (the sums of Eq. 1–3)
 
-The model runs with ``impl="reference"`` so that S~ and T~ exist at full resolution
-(the fast path only pools them). ``std_stf`` tubes have S~ = S, T~ = T; ``std`` tubes
-have no reinforced maps and ``c3d`` units no S/T at all (refused).
+S~ and T~ come from the tube's unit (its ``reinforce``: the equations at full resolution,
+which the fast path never forms) applied to the recorded S and T. ``std_stf`` tubes have
+S~ = S, T~ = T; ``std`` tubes have no reinforced maps and the C3D baseline no S/T at all
+(refused: it is no :class:`~mrstnet.models.Tube`).
 
 The picture (PNG, matplotlib): one row with the frame and the channel-mean energy
 (mean |·| over channels) of S, T, S~, T~ at that frame, then a few single channels of
@@ -22,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from mrstnet.models import Tube, set_impl
+from mrstnet.models import Tube
 
 MISSING = "mrstnet visualize needs matplotlib: pip install mrstnet[plot]"
 MAPS = ("S", "T", "S~", "T~")
@@ -30,7 +31,7 @@ MAPS = ("S", "T", "S~", "T~")
 
 def tubes(model: nn.Module) -> dict[str, Tube]:
     """Every tube with an S/T decomposition, by module name (``stem``, ``stages.1.1.tube``)."""
-    return {name: m for name, m in model.named_modules() if isinstance(m, Tube) and m.unit != "c3d"}
+    return {name: m for name, m in model.named_modules() if isinstance(m, Tube)}
 
 
 def find_tube(model: nn.Module, block: str | None) -> tuple[str, Tube]:
@@ -53,37 +54,27 @@ def feature_maps(
 ) -> tuple[str, dict[str, Tensor], Tensor]:
     """Run ``clip`` (1, 3, L, H, W), normalised; returns the tube's name, its maps
     {"S", "T", "S~", "T~"} each (C, L', H', W') and the logits (1, classes)."""
-    was = [(m, m.impl) for m in model.modules() if isinstance(m, Tube)]
-    config_impl = getattr(getattr(model, "config", None), "impl", None)
-    set_impl(model, "reference")
     name, tube = find_tube(model, block)
     out: dict[str, Tensor] = {}
 
     def keep(key: str):
         def hook(module, args, output):
-            out[key] = output[0].detach().clone()  # clone: a later ReLU may be in place
+            out[key] = output[0].detach().clone()  # clone: the gate may write over S later
 
         return hook
 
-    parts = {"S": "spatial", "T": "temporal", "ss": "ss", "ts": "ts", "st": "st", "tt": "tt"}
     handles = [
-        getattr(tube, attr).register_forward_hook(keep(key))
-        for key, attr in parts.items()
-        if hasattr(tube, attr)
+        tube.spatial.register_forward_hook(keep("S")),
+        tube.temporal.register_forward_hook(keep("T")),
     ]
     try:
         logits = model.eval()(clip)
     finally:
         for h in handles:
             h.remove()
-        for m, impl in was:
-            m.impl = impl
-        if config_impl is not None:
-            model.config.impl = config_impl
-    if "ss" in out:
-        out["S~"], out["T~"] = out.pop("ss") + out.pop("ts"), out.pop("st") + out.pop("tt")
-    elif tube.unit == "std_stf":
-        out["S~"], out["T~"] = out["S"], out["T"]
+    reinforced = tube.unit.reinforce(out["S"][None], out["T"][None], *tube.unit_layers())
+    if reinforced is not None:
+        out["S~"], out["T~"] = (m[0] for m in reinforced)
     return name, out, logits
 
 

@@ -1,4 +1,7 @@
-"""Table 2 on the synthetic set: the six units in the same backbone, same budget, 3 seeds.
+"""Table 2 on the synthetic set: every unit in the same backbone, same budget, 3 seeds.
+
+The units, their labels and the paper's Table 2 figures come from the unit table
+(``mrstnet.models.units``): the paper's six, and any unit registered there.
 
 The paper's numbers are Kinetics-pre-trained C3D-sized models on UCF-101 / HMDB51; ours
 are narrow models trained from scratch on motion-pair synthetic videos. They answer a
@@ -15,28 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
+from mrstnet.models import UNITS, list_models
+
 from .config import build_config
 from .runner import test_run, train_run
 
-UNITS = ("c3d", "std", "std_stf", "mrst_p", "mrst_s", "mrst_t")
-MODEL = {"c3d": "c3d", **{u: f"c3d_{u}" for u in UNITS[1:]}}
-LABEL = {
-    "c3d": "C3D",
-    "std": "STD",
-    "std_stf": "STD+STF",
-    "mrst_p": "MRST-P",
-    "mrst_s": "MRST-S",
-    "mrst_t": "MRST-T",
-}
-# Table 2 of the paper: top-1 UCF101, HMDB51, size (MB)
-PAPER = {
-    "c3d": (85.3, 58.5, 321),
-    "std": (86.9, 60.8, 209),
-    "std_stf": (88.8, 63.8, 213),
-    "mrst_p": (91.2, 67.2, 211),
-    "mrst_s": (90.8, 66.4, 211),
-    "mrst_t": (92.2, 68.9, 211),
-}
+
+def model_for(unit: str) -> tuple[str, list[str]]:
+    """The Table 2 backbone with ``unit``: its registered name (``c3d_mrst_t``) and no extra
+    settings, or, for a unit without one, ``c3d`` with ``model_args.unit`` set."""
+    name = "c3d" if unit == "c3d" else f"c3d_{unit}"
+    return (name, []) if name in list_models() else ("c3d", [f"model_args.unit={unit}"])
 
 
 def run_ablation(
@@ -44,7 +36,7 @@ def run_ablation(
     *,
     root=None,
     seeds=(0, 1, 2),
-    units=UNITS,
+    units=None,
     preset: str = "ablation",
     sets: list[str] | None = None,
     test_clips: int = 3,
@@ -53,6 +45,10 @@ def run_ablation(
     log=print,
 ) -> dict:
     out = Path(out)
+    units = list(units or UNITS)
+    unknown = [u for u in units if u not in UNITS]
+    if unknown:
+        raise ValueError(f"unknown unit(s) {', '.join(unknown)}; choose from {', '.join(UNITS)}")
     if root is None:
         from mrstnet.data import write_synthetic
 
@@ -71,7 +67,8 @@ def run_ablation(
             if done.exists():  # finished earlier: ablate is resumable run by run
                 results[unit].append(json.loads(done.read_text()))
                 continue
-            cfg = build_config(preset, sets, model=MODEL[unit], seed=seed)
+            model, extra = model_for(unit)
+            cfg = build_config(preset, [*(sets or []), *extra], model=model, seed=seed)
             t0 = time.perf_counter()
             summary = train_run(
                 cfg,
@@ -109,7 +106,7 @@ def run_ablation(
             done.write_text(json.dumps(r) + "\n")
             results[unit].append(r)
             log(
-                f"{LABEL[unit]:8s} seed {seed}: top1 {r['top1']:.3f}  shuffled "
+                f"{UNITS[unit].label:8s} seed {seed}: top1 {r['top1']:.3f}  shuffled "
                 f"{r['shuffled_top1']:.3f}  ({r['seconds']:.0f} s)"
             )
     table = summarize(results, build_config(preset, sets))
@@ -153,13 +150,13 @@ def summarize(results: dict[str, list[dict]], cfg) -> dict:
             "shuffled_std": float(shuf.std()),
             "params": rs[0]["params"],
             "seeds": len(rs),
-            "paper": PAPER[unit],
+            "paper": UNITS[unit].table2,  # None for a unit that is not in the paper
             "runs": rs,
         }
         rows.append(row)
-        p = PAPER[unit]
+        p = UNITS[unit].table2 or ("–",) * 3
         lines.append(
-            f"| {LABEL[unit]} | {top1.mean():.1f} ± {top1.std():.1f} | "
+            f"| {UNITS[unit].label} | {top1.mean():.1f} ± {top1.std():.1f} | "
             f"{shuf.mean():.1f} ± {shuf.std():.1f} | {row['params'] / 1e6:.2f}M | "
             f"{len(rs)} | {p[0]} | {p[1]} | {p[2]} |"
         )

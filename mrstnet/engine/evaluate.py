@@ -79,7 +79,7 @@ def evaluate(
     normalize = normalize or _normalize()
     model = unwrap(model).to(device).eval()
     if fast:
-        from mrstnet.fastpath import optimize
+        from mrstnet.engine.optimize import optimize
 
         model = optimize(model, dtype=None, compile=False)  # amp: autocast below
     classes = list(getattr(dataset, "classes", []))

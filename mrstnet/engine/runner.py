@@ -255,7 +255,7 @@ def predict(
     """Top classes with probabilities for each video file, from a checkpoint alone: the
     mean of the softmax scores of `clips` clips x `crops` crops cut by its clip spec."""
     from mrstnet.data import load_clips, normalize
-    from mrstnet.fastpath import optimize
+    from mrstnet.engine.optimize import optimize
 
     dev = distributed.device_of(device)
     ckpt = load_checkpoint(checkpoint)

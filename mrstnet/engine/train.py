@@ -21,12 +21,6 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from ..fastpath import (
-    fused_optimizer_ok,
-    prepare_for_training,
-    to_channels_last,
-    tune_cpu_allocator,
-)
 from . import distributed
 from .checkpoint import (
     load_checkpoint,
@@ -39,6 +33,12 @@ from .checkpoint import (
 )
 from .config import TrainConfig
 from .evaluate import autocast, evaluate
+from .runtime import (
+    fused_optimizer_ok,
+    prepare_for_training,
+    to_channels_last,
+    tune_cpu_allocator,
+)
 
 
 def seed_everything(seed: int) -> None:

@@ -1,8 +1,9 @@
-"""The Table 2 ablation backbone (SPEC §2): C3D with each conv layer replaced by a unit.
+"""The Table 2 ablation backbone (paper §4.2): C3D with each conv layer replaced by a unit.
 
 C3D (Tran et al. 2015): 8 conv layers, 5 max-pools, fc6 4096, fc7 4096, classifier.
-With ``unit="c3d"`` every layer is the original 3×3×3 conv (plus BN, SPEC §4); with
-any other unit each layer is a :class:`~mrstnet.models.tube.Tube` with bottleneck
+With ``unit="c3d"`` every layer is the original 3×3×3 conv (plus BN, as the paper puts BN
+after every conv, §4.1); with any other unit each layer is a
+:class:`~mrstnet.models.tube.Tube` with bottleneck
 width C_out / 4 (conv1a, on RGB, is a stem-like tube without reduce/restore).
 Pools use ``ceil_mode`` as Caffe did, so 16×112×112 ends at 512×1×4×4 = 8192 features;
 an adaptive average pool to 1×4×4 (the identity there) lets other input sizes keep
@@ -20,13 +21,13 @@ from torch import Tensor, nn
 
 from .heads import SlicedAdaptiveAvgPool3d
 from .registry import make_config, register_model
-from .tube import Tube, init_weights
+from .tube import init_weights, make_tube
 
 
 @dataclass
 class C3DConfig:
     arch: str = "c3d"  # network family, used by model_from_config
-    unit: str = "c3d"  # c3d | std | std_stf | mrst_p | mrst_s | mrst_t
+    unit: str = "c3d"  # the baseline; any name in the unit table (units.py), e.g. "mrst_t"
     num_classes: int = 487  # Sports-1M, as the original C3D (79.0M parameters)
     width_mult: float = 1.0  # scales every conv width (tests and small runs)
     fc_dim: int = 4096  # fc6 / fc7 width
@@ -62,7 +63,9 @@ class C3D(nn.Module):
             out = max(8, round(out * config.width_mult))
             first = i == 0
             width = out if first else max(4, out // config.bottleneck_ratio)
-            tube = Tube(in_ch, out, width, unit=config.unit, bottleneck=not first, impl=config.impl)
+            tube = make_tube(
+                in_ch, out, width, unit=config.unit, bottleneck=not first, impl=config.impl
+            )
             layers += [tube, nn.ReLU(inplace=True)]
             if pool is not None:
                 kt, ks = pool
@@ -98,32 +101,32 @@ def _c3d(unit: str, kwargs: dict[str, Any]) -> C3D:
     return C3D(make_config(C3DConfig, kwargs, unit=unit))
 
 
-@register_model
+@register_model(C3D, C3DConfig)
 def c3d(**kwargs: Any) -> C3D:
     """The original C3D (with BN): the Table 2 baseline."""
     return _c3d("c3d", kwargs)
 
 
-@register_model
+@register_model(C3D, C3DConfig)
 def c3d_std(**kwargs: Any) -> C3D:
     return _c3d("std", kwargs)
 
 
-@register_model
+@register_model(C3D, C3DConfig)
 def c3d_std_stf(**kwargs: Any) -> C3D:
     return _c3d("std_stf", kwargs)
 
 
-@register_model
+@register_model(C3D, C3DConfig)
 def c3d_mrst_p(**kwargs: Any) -> C3D:
     return _c3d("mrst_p", kwargs)
 
 
-@register_model
+@register_model(C3D, C3DConfig)
 def c3d_mrst_s(**kwargs: Any) -> C3D:
     return _c3d("mrst_s", kwargs)
 
 
-@register_model
+@register_model(C3D, C3DConfig)
 def c3d_mrst_t(**kwargs: Any) -> C3D:
     return _c3d("mrst_t", kwargs)

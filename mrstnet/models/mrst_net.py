@@ -25,13 +25,13 @@ from torch import Tensor, nn
 
 from .heads import AvgHead, LSTMHead
 from .registry import make_config, register_model
-from .tube import Block, Tube, init_weights
+from .tube import Block, init_weights, make_tube
 
 
 @dataclass
 class MRSTNetConfig:
     arch: str = "mrst_net"  # network family, used by model_from_config
-    unit: str = "mrst_t"  # tube unit in the stem and every block (SPEC §1)
+    unit: str = "mrst_t"  # the unit of the stem and every block (paper §3.1, Table 2 names)
     num_classes: int = 400  # Kinetics-400
     width_mult: float = 1.0  # scales every channel count (stem, bottlenecks, outputs)
     stem_width: int = 64  # conv1: channels of S, T and the stem's output
@@ -60,7 +60,7 @@ class MRSTNet(nn.Module):
         self.default_input = (config.frames, config.size)
         m, unit, impl = config.width_mult, config.unit, config.impl
         stem = _scale(config.stem_width, m)
-        self.stem = Tube(
+        self.stem = make_tube(
             3,
             stem,
             stem,
@@ -113,25 +113,25 @@ def _mrst_net(kwargs: dict[str, Any], **defaults: Any) -> MRSTNet:
     return MRSTNet(make_config(MRSTNetConfig, kwargs, **defaults))
 
 
-@register_model
+@register_model(MRSTNet, MRSTNetConfig)
 def mrst_p_net(**kwargs: Any) -> MRSTNet:
     """MRST-Net with MRST-P tubes (Table 1)."""
     return _mrst_net(kwargs, unit="mrst_p")
 
 
-@register_model
+@register_model(MRSTNet, MRSTNetConfig)
 def mrst_s_net(**kwargs: Any) -> MRSTNet:
     """MRST-Net with MRST-S tubes (Table 1)."""
     return _mrst_net(kwargs, unit="mrst_s")
 
 
-@register_model
+@register_model(MRSTNet, MRSTNetConfig)
 def mrst_t_net(**kwargs: Any) -> MRSTNet:
     """MRST-T-Net, the paper's main model (Table 1, Table 3)."""
     return _mrst_net(kwargs, unit="mrst_t")
 
 
-@register_model
+@register_model(MRSTNet, MRSTNetConfig)
 def mrst_t_net_small(**kwargs: Any) -> MRSTNet:
     """A CPU-trainable MRST-T-Net for the built-in demo: 1/4 width, one block per stage,
     average head, 16×112×112 clips. The temporal 3×1×1 path is in every tube."""

@@ -12,19 +12,28 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .registry import create_model
 from .tube import set_impl
+from .units import UNITS
 
-# The paper's figures. Table 2 gives a model size only ("321M" = fp32 bytes of the
-# parameters, matched by C3D with a 487-way classifier); Table 3 gives parameters and
-# FLOPs at 16×3×224×224 with 400 classes (the C3D row is quoted from Carreira & Zisserman).
+# The paper's figures beyond Table 2's model sizes (those are in the unit table,
+# ``units.UNITS[...].table2``; "321M" = fp32 bytes of the parameters, matched by C3D with a
+# 487-way classifier). Table 3 gives parameters and FLOPs at 16×3×224×224 with 400 classes
+# (the C3D row is quoted from Carreira & Zisserman).
 PAPER: dict[str, dict] = {
-    "c3d": {"size_mb": 321.0, "params_m": 79.0, "gflops": 296.7, "flops_input": (16, 224)},
-    "c3d_std": {"size_mb": 209.0},
-    "c3d_std_stf": {"size_mb": 213.0},
-    "c3d_mrst_p": {"size_mb": 211.0},
-    "c3d_mrst_s": {"size_mb": 211.0},
-    "c3d_mrst_t": {"size_mb": 211.0},
+    "c3d": {"params_m": 79.0, "gflops": 296.7, "flops_input": (16, 224)},
     "mrst_t_net": {"params_m": 31.7, "gflops": 99.6, "flops_input": (16, 224), "classes": 400},
 }
+
+
+def paper_figures(name: str, model: torch.nn.Module) -> dict:
+    """The paper's figures for a registered model: Table 2's size for the C3D backbone
+    with a unit of the paper, Table 3's parameters and FLOPs where it has them."""
+    config = getattr(model, "config", None)
+    figures = {}
+    if getattr(config, "arch", None) == "c3d":
+        table2 = UNITS[config.unit].table2
+        if table2 is not None:
+            figures["size_mb"] = float(table2[2])
+    return {**figures, **PAPER.get(name, {})}
 
 
 def count_flops(model: torch.nn.Module, frames: int, size: int) -> int:
@@ -57,7 +66,7 @@ def profile_model(
         "gflops": flops_ref / 1e9,
         "gflops_fast": flops_fast / 1e9,
     }
-    paper = PAPER.get(name, {})
+    paper = paper_figures(name, model)
     for key in ("params_m", "size_mb"):
         if key in paper:
             row[f"paper_{key}"] = paper[key]

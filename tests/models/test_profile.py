@@ -48,3 +48,10 @@ def test_paper_flops_only_beside_the_same_input():
     row = profile_model("c3d", size=224)
     assert row["ratio_gflops"] == pytest.approx(row["gflops"] / 296.7)
     assert "paper_gflops_other_input" not in row and "/ 296.7 ×1.04" in format_table([row])
+
+
+@pytest.mark.parametrize(("name", "size_mb"), [("c3d", 321.0), ("c3d_std", 209.0)])
+def test_table2_sizes_come_from_the_unit_table(name, size_mb):
+    row = profile_model(name, frames=4, size=32)
+    assert row["paper_size_mb"] == size_mb
+    assert "paper_size_mb" not in profile_model("mrst_t_net_small", frames=4, size=32)

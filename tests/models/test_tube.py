@@ -3,7 +3,9 @@ import copy
 import pytest
 import torch
 
-from mrstnet.models.tube import UNITS, Block, Tube, gap
+from mrstnet.models.ops import gap
+from mrstnet.models.tube import Block, Tube, make_tube
+from mrstnet.models.units import UNITS
 
 MRST = ["mrst_p", "mrst_s", "mrst_t"]
 
@@ -59,10 +61,10 @@ def test_same_parameters_in_both_impls(unit):
 
 
 @pytest.mark.parametrize("impl", ["reference", "fast"])
-@pytest.mark.parametrize("unit", UNITS)
+@pytest.mark.parametrize("unit", list(UNITS))
 def test_gradcheck_float64(unit, impl):
     torch.manual_seed(0)
-    tube = Tube(3, 4, 3, unit=unit, impl=impl).double()
+    tube = make_tube(3, 4, 3, unit=unit, impl=impl).double()
     x = torch.randn(2, 3, 3, 3, 3, dtype=torch.float64, requires_grad=True)
     params = tuple(p for p in tube.parameters())
     names = [n for n, _ in tube.named_parameters()]
@@ -111,10 +113,14 @@ def test_bf16_autocast_paths(unit):
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown unit 'mrst_x'; choose from c3d, std"):
         Tube(4, 4, 4, unit="mrst_x")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown unit"):
+        make_tube(4, 4, 4, unit="mrst_x")
+    with pytest.raises(ValueError, match="unknown impl"):
         Tube(4, 4, 4, impl="slow")
+    with pytest.raises(ValueError, match="whole tube"):
+        Tube(4, 4, 4, unit="c3d")
 
 
 def test_gap_backward_is_means_backward():

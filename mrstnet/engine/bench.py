@@ -1,4 +1,4 @@
-"""Whole-network speed (issue 6): our fast path beside the literal baseline and the hardware.
+"""Whole-network speed: our fast path beside the literal baseline and the hardware.
 
 Three cases, each timed as "ours" (``mrstnet.optimize`` for inference; the trainer's
 ``prepare_for_training`` + ``channels_last_3d`` inputs for training) and "reference"
@@ -28,15 +28,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .fastpath import (
+from mrstnet.models import create_model
+from mrstnet.models.profile import count_flops
+
+from .optimize import optimize
+from .runtime import (
     fused_optimizer_ok,
-    optimize,
     prepare_for_training,
     to_channels_last,
     tune_cpu_allocator,
 )
-from .models import create_model
-from .models.profile import count_flops
 
 TINY = dict(width_mult=0.125, depths=(1, 1, 1, 1, 1), lstm_hidden=32, num_classes=10)
 
