@@ -11,7 +11,8 @@ import torch
 
 from mrstnet.engine.checkpoint import load_checkpoint
 from mrstnet.engine.config import build_config
-from mrstnet.engine.train import EpochSampler, SeededItems, lr_factor
+from mrstnet.engine.schedule import lr_factor
+from mrstnet.engine.seeding import EpochSampler, SeededItems
 
 from .engine_toy import Stopped, run
 
