@@ -13,11 +13,8 @@ import time
 from functools import partial
 from pathlib import Path
 
-import numpy as np
-
-from .config import build_config
-from .runner import test_run, train_run
-
+# torch, numpy and the runner are imported where they are used: `mrstnet --help` reads
+# UNITS, and must start without them
 UNITS = ("c3d", "std", "std_stf", "mrst_p", "mrst_s", "mrst_t")
 MODEL = {"c3d": "c3d", **{u: f"c3d_{u}" for u in UNITS[1:]}}
 LABEL = {
@@ -52,6 +49,9 @@ def run_ablation(
     progress: bool = False,
     log=print,
 ) -> dict:
+    from .config import build_config
+    from .runner import test_run, train_run
+
     out = Path(out)
     if root is None:
         from mrstnet.data import write_synthetic
@@ -130,6 +130,8 @@ def _params(path: Path) -> int:
 
 
 def summarize(results: dict[str, list[dict]], cfg) -> dict:
+    import numpy as np
+
     rows = []
     lines = [
         f"Synthetic motion pairs, {cfg.frames}×{cfg.crop_size}×{cfg.crop_size} clips, "
