@@ -154,15 +154,7 @@ def prepare(
             f"{len(train_set)} training clips are fewer than one batch of "
             f"{cfg.batch_size}: lower batch_size"
         )
-    if cfg.sync_bn and d.enabled:  # before the optimizer (the parameters stay the same objects)
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    model.to(d.device)
-    if cfg.fast:  # exact; before the optimizer, whose state then has the same layout
-        if d.device.type == "cpu":
-            tune_cpu_allocator()
-        prepare_for_training(model, fast_impl=False)  # keeps a chosen impl="reference"
-    if d.enabled:
-        default_strides_where_ambiguous(model)
+    model = place(cfg, model, d)
     optimizer = make_optimizer(cfg, model)
     return Run(
         cfg=cfg,
@@ -185,6 +177,21 @@ def prepare(
     )
 
 
+def place(cfg: TrainConfig, model: nn.Module, d: distributed.Dist) -> nn.Module:
+    """The model on its device in its training layout, before the optimizer is built (its
+    state then has the same layout; the parameters stay the same objects)."""
+    if cfg.sync_bn and d.enabled:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    model.to(d.device)
+    if cfg.fast:  # exact
+        if d.device.type == "cpu":
+            tune_cpu_allocator()
+        prepare_for_training(model, fast_impl=False)  # keeps a chosen impl="reference"
+    if d.enabled:
+        default_strides_where_ambiguous(model)
+    return model
+
+
 def wrap(run: Run) -> nn.Module:
     """The model that trains: under DDP on several processes, then torch.compile (torch's
     DDP + compile recipe); checkpoint.unwrap sees through both."""
@@ -204,19 +211,7 @@ def train_epoch(run: Run, state: RunState, items: SeededItems, runlog: RunLog) -
     if skip and state.progress:
         state.restore_progress(d.rank)
     state.progress = None
-    run.sampler.set_epoch(state.epoch, start=skip * run.batch)
-    items.epoch = state.epoch
-    loader = DataLoader(
-        items,
-        batch_size=run.batch,
-        sampler=run.sampler,
-        num_workers=cfg.num_workers,
-        collate_fn=run.collate_fn,
-        drop_last=True,
-        pin_memory=d.device.type == "cuda",
-        generator=torch.Generator().manual_seed(loader_seed(cfg.seed, state.epoch, d.rank)),
-        persistent_workers=False,
-    )
+    loader = epoch_loader(run, items, state.epoch, skip)
     run.train_model.train()
     desc = f"epoch {number}/{run.epochs}"
     bar = tqdm(
@@ -253,6 +248,23 @@ def train_epoch(run: Run, state: RunState, items: SeededItems, runlog: RunLog) -
     # resumed)
     record = {"kind": "epoch", "epoch": number, "step": state.step, "lr": state.lr}
     return {**record, **state.meter.rates(d)}
+
+
+def epoch_loader(run: Run, items: SeededItems, epoch: int, skip: int) -> DataLoader:
+    """The batches of `epoch` on this process, from its `skip`-th on."""
+    run.sampler.set_epoch(epoch, start=skip * run.batch)
+    items.epoch = epoch
+    return DataLoader(
+        items,
+        batch_size=run.batch,
+        sampler=run.sampler,
+        num_workers=run.cfg.num_workers,
+        collate_fn=run.collate_fn,
+        drop_last=True,
+        pin_memory=run.d.device.type == "cuda",
+        generator=torch.Generator().manual_seed(loader_seed(run.cfg.seed, epoch, run.d.rank)),
+        persistent_workers=False,
+    )
 
 
 def train_step(run: Run, state: RunState, batch: dict) -> tuple[float, int]:
