@@ -1,8 +1,14 @@
 """The `mrstnet` command line: discovers the subcommands in `mrstnet.commands`.
 
-A user error (a missing file, a bad option value, an unreadable dataset) ends with one
-line `mrstnet COMMAND: error: ...` on stderr and exit status 2; `MRSTNET_DEBUG=1` shows
-the traceback instead. Anything else is a bug and keeps its traceback.
+Every command fails the same way, in one line on stderr:
+
+- a user error (a missing file, a bad option value, an unreadable dataset):
+  `mrstnet COMMAND: error: ...`, exit status 2 (as argparse's own usage errors);
+- a missing optional extra (`mrstnet.extras.MissingExtraError`): the same line, naming
+  the extra and its `pip install 'mrstnet[EXTRA]'`, exit status 1.
+
+`MRSTNET_DEBUG=1` shows the traceback instead. Anything else is a bug and keeps its
+traceback. Building the parser imports no torch: `mrstnet --help` starts at once.
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ import pkgutil
 import sys
 
 from mrstnet import __version__, commands
+from mrstnet.extras import MissingExtraError
+
+USER_ERROR, MISSING_EXTRA = 2, 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
     ]
     for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__)):
         module.register(sub)
+    _name_commands(parser)
     return parser
+
+
+def _name_commands(parser: argparse.ArgumentParser) -> None:
+    """Each (sub)command parser records its name (`mrstnet data check`) for error lines: the
+    innermost parser's default wins when the arguments are parsed."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.set_defaults(command_name=command.prog)
+                _name_commands(command)
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
@@ -38,11 +58,9 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from mrstnet.data import SplitFileError, TooManyBadVideosError, VideoDecodeError
 
     return (
-        FileNotFoundError,  # --root, --checkpoint, --init, annotations
-        FileExistsError,  # a RUN_DIR that already holds a run
-        IsADirectoryError,
-        NotADirectoryError,
-        PermissionError,
+        # a missing --root, --checkpoint or annotation file (FileNotFoundError), a RUN_DIR
+        # that already holds a run (FileExistsError), an output that cannot be written
+        OSError,
         ValueError,  # bad option or config values, unknown names; SplitFileError is one
         SplitFileError,
         VideoDecodeError,  # a video that cannot be read (visualize, strict datasets)
@@ -63,28 +81,34 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help()
-        return 2
-    expected = user_errors()
+        return USER_ERROR
     try:
         code = int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         code = 130
-    except expected as e:
+    except Exception as e:
+        code = MISSING_EXTRA if isinstance(e, MissingExtraError) else USER_ERROR
+        if code == USER_ERROR and not isinstance(e, user_errors()):
+            raise  # a bug: its traceback
         if os.environ.get("MRSTNET_DEBUG", "0") not in ("", "0"):
             raise
-        # under torchrun every process that fails says so; torchrun stops the others and
-        # exits non-zero
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        where = f" (rank {os.environ.get('RANK', '?')})" if world > 1 else ""
-        print(f"mrstnet {args.command}: error{where}: {error_message(e)}", file=sys.stderr)
-        code = 2
+        report(getattr(args, "command_name", "mrstnet"), e)
     dist = process_group()
     if dist is not None:
         if code == 0:  # every process got here: leave together (after a failure the
             dist.destroy_process_group()  # others may be inside a collective: just go)
         exit_now(code)
     return code
+
+
+def report(command: str, e: BaseException) -> None:
+    """The one line of a failed command on stderr."""
+    # under torchrun every process that fails says so; torchrun stops the others and
+    # exits non-zero
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    where = f" (rank {os.environ.get('RANK', '?')})" if world > 1 else ""
+    print(f"{command}: error{where}: {error_message(e)}", file=sys.stderr)
 
 
 def process_group():

@@ -34,6 +34,80 @@ def test_module_entry_point_runs():
     assert out.stdout.startswith("mrstnet ")
 
 
+MODULES_AT_EXIT = """
+import atexit, runpy, sys
+
+atexit.register(lambda: print(*sorted(sys.modules), file=sys.stderr))
+sys.argv = ["mrstnet", {flag!r}]
+runpy.run_module("mrstnet", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_start_without_torch(flag):
+    """`python -m mrstnet --help` builds every command's parser with light imports only:
+    no torch, numpy, PyAV, YAML or tqdm (sys.modules at the interpreter's exit)."""
+    out = subprocess.run(
+        [sys.executable, "-c", MODULES_AT_EXIT.format(flag=flag)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert out.stdout.startswith("usage: mrstnet" if flag == "--help" else "mrstnet ")
+    imported = set(out.stderr.split())
+    assert {"mrstnet.cli", "mrstnet.commands.ablate", "mrstnet.commands.train"} <= imported
+    heavy = {"torch", "numpy", "av", "yaml", "tqdm", "matplotlib"}
+    assert not heavy & {name.split(".")[0] for name in imported}
+
+
+def _every_command() -> list[str]:
+    import pkgutil
+
+    from mrstnet import commands
+
+    return [m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
+
+
+# one user error per command: (argv, what the line says after "mrstnet CMD: error: ")
+ONE_USER_ERROR = {
+    "ablate": (["ablate", "--root", "/nope", "--units", "c3d", "--seeds", "1"], "/nope"),
+    "bench": (["bench", "--device", "gpu"], "--device 'gpu': expected cpu, cuda or cuda:N"),
+    "data": (["data", "check", "--dataset", "ucf101", "--root", "/nope"], "/nope"),
+    "demo": (["demo", "--root", "/nope"], "/nope"),
+    "export": (["export", "--checkpoint", "/nope.pt", "--format", "torchscript"], "no check"),
+    "plot": (["plot", "/nope"], "no log at /nope/log.jsonl"),
+    "predict": (["predict", "--checkpoint", "/nope.pt", "v.avi"], "no checkpoint at /nope.pt"),
+    "profile": (["profile", "nonet"], "unknown model 'nonet'"),
+    "synth": (["synth", "--classes", "1"], "classes must be between 2 and 16"),
+    "test": (["test", "--checkpoint", "/nope.pt", "--dataset", "ucf101"], "/nope"),
+    "train": (["train", "--dataset", "ucf101", "--root", "/nope", "--preset", "demo"], "/nope"),
+    "visualize": (["visualize", "--checkpoint", "/nope.pt", "v.avi"], "no checkpoint at"),
+}
+
+
+def test_every_command_has_a_user_error_case():
+    assert sorted(ONE_USER_ERROR) == sorted(_every_command())
+
+
+@pytest.mark.parametrize("command", sorted(ONE_USER_ERROR))
+def test_every_command_reports_a_user_error_in_one_line_with_exit_2(
+    command, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)  # what a command would write goes here
+    argv, says = ONE_USER_ERROR[command]
+    needs_out = ("train", "ablate", "demo", "export", "visualize", "synth")
+    out = ["--out", str(tmp_path / "out")] if command != "synth" else [str(tmp_path / "out")]
+    argv = argv + (out if command in needs_out else [])
+    if command == "test":
+        argv += ["--root", "/nope"]
+    assert main([*argv, "--no-progress"] if command in ("train", "test") else argv) == 2
+    err = capsys.readouterr().err.strip()
+    name = "data check" if command == "data" else command
+    assert err.startswith(f"mrstnet {name}: error: ") and says in err, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
 # the tiny run of the command tests, without validation
 TINY = [*COMMAND_TINY, "val_every=0"]
 

@@ -50,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from mrstnet.engine.bench import format_table, run_bench
+    from mrstnet.engine.distributed import device_of
 
+    device_of(args.device)  # a bad --device: the CLI's one-line user error
     if args.threads:
         torch.set_num_threads(args.threads)
     result = run_bench(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from mrstnet.data.readers import READERS, split_numbers
 
@@ -53,21 +52,16 @@ def _no_subcommand(parser: argparse.ArgumentParser) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     from mrstnet.data.check import check_dataset, format_report
-    from mrstnet.data.readers import SplitFileError
 
-    try:
-        report = check_dataset(
-            args.dataset,
-            args.root,
-            split=args.split,
-            annotations=args.annotations,
-            workers=args.workers,
-            progress=not args.no_progress,
-        )
-    except (SplitFileError, FileNotFoundError, NotADirectoryError, ValueError) as e:
-        # A malformed or absent annotation file is the user's to fix: say where, no traceback.
-        print(f"mrstnet data check: {e}", file=sys.stderr)
-        return 2
+    # an absent root or a malformed annotation file: the CLI's user error (exit 2)
+    report = check_dataset(
+        args.dataset,
+        args.root,
+        split=args.split,
+        annotations=args.annotations,
+        workers=args.workers,
+        progress=not args.no_progress,
+    )
     print(format_report(report))
     if args.json:
         with open(args.json, "w") as f:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 ORDER = 33
 
 
@@ -27,21 +25,20 @@ def register(sub) -> None:
 def run(args) -> int:
     from mrstnet.deploy.export import export
     from mrstnet.engine.checkpoint import build_model_from_checkpoint, clip_spec_of, load_checkpoint
+    from mrstnet.extras import require
 
+    if args.format == "onnx":  # a missing extra fails before the checkpoint is read
+        require("onnx", "onnx", "ONNX export")
     ckpt = load_checkpoint(args.checkpoint)
     model = build_model_from_checkpoint(ckpt)
     spec = clip_spec_of(ckpt) if "data" in ckpt else None  # else the model's default input
-    try:
-        info = export(
-            model,
-            args.out,
-            args.format,
-            frames=args.frames or (spec and spec.frames),
-            size=args.size or (spec and spec.crop_size),
-        )
-    except ImportError as e:  # onnx is an optional extra
-        print(f"mrstnet export: error: {e}", file=sys.stderr)
-        return 1
+    info = export(
+        model,
+        args.out,
+        args.format,
+        frames=args.frames or (spec and spec.frames),
+        size=args.size or (spec and spec.crop_size),
+    )
     extra = ""
     if "opset" in info:
         extra = f", opset {info['opset']}, dynamic axes {info['dynamic_axes']}"

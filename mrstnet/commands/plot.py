@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 ORDER = 40
 
 
@@ -17,10 +15,6 @@ def register(sub) -> None:
 def run(args) -> int:
     from mrstnet.engine.plot import plot_run
 
-    try:
-        path = plot_run(args.run_dir, args.out)
-    except ImportError as e:  # matplotlib is an optional extra
-        print(f"mrstnet plot: error: {e}", file=sys.stderr)
-        return 1
+    path = plot_run(args.run_dir, args.out)  # without matplotlib: MissingExtraError, exit 1
     print(f"wrote {path}")
     return 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 ORDER = 34
 
 
@@ -27,18 +25,15 @@ def register(sub) -> None:
 def run(args) -> int:
     from mrstnet.deploy.visualize import visualize
 
-    try:
-        path = visualize(
-            args.checkpoint,
-            args.video,
-            args.out,
-            block=args.block,
-            frame=args.frame,
-            channels=args.channels,
-        )
-    except ImportError as e:  # matplotlib is an optional extra: exit 1, as export's onnx
-        print(f"mrstnet visualize: error: {e}", file=sys.stderr)
-        return 1
-    # a bad --block, --frame or a missing file: the CLI's one-line user error, exit 2
+    # without matplotlib: MissingExtraError (exit 1); a bad --block, --frame or a missing
+    # file: a user error (exit 2), both reported by the CLI in one line
+    path = visualize(
+        args.checkpoint,
+        args.video,
+        args.out,
+        block=args.block,
+        frame=args.frame,
+        channels=args.channels,
+    )
     print(f"wrote {path}")
     return 0

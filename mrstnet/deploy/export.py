@@ -27,9 +27,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mrstnet.extras import require
+
 OPSET = 17
 FORMATS = ("onnx", "torchscript")
-MISSING_ONNX = "ONNX export needs onnx and onnxruntime: pip install 'mrstnet[onnx]'"
 INPUT, OUTPUT = "video", "logits"
 
 
@@ -61,10 +62,7 @@ def export_onnx(
 ) -> dict:
     """Write ``model`` as ONNX (opset 17) to ``out``; input "video" (N, 3, L, H, W) float32
     normalised, output "logits" (N, classes). Returns what was exported."""
-    try:
-        import onnx
-    except ImportError:
-        raise ImportError(MISSING_ONNX) from None
+    onnx = require("onnx", "onnx", "ONNX export")
     model = export_ready(model)
     x = example_input(model, frames, size)
     axes = dynamic_axes(model)
@@ -133,10 +131,7 @@ def export(model: nn.Module, out: str | os.PathLike, fmt: str, **kwargs) -> dict
 
 def onnx_scores(path: str | os.PathLike, x: torch.Tensor) -> torch.Tensor:
     """Run an exported ONNX file with onnxruntime (CPU) on a (N, 3, L, H, W) float clip batch."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise ImportError(MISSING_ONNX) from None
+    ort = require("onnx", "onnxruntime", "running an ONNX file")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (logits,) = session.run([OUTPUT], {INPUT: x.detach().cpu().numpy()})
     return torch.from_numpy(logits)

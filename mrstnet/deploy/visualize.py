@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from mrstnet.extras import pyplot
 from mrstnet.models import Tube
 
-MISSING = "mrstnet visualize needs matplotlib: pip install mrstnet[plot]"
 MAPS = ("S", "T", "S~", "T~")
 
 
@@ -89,13 +89,7 @@ def render(
 ) -> Path:
     """Draw ``frame`` (3, H, W) uint8 and the maps' frame ``t`` (scaled to the clip length)
     to a PNG: energy maps in the first row, ``channels`` single channels below."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError(MISSING) from None
+    plt = pyplot("drawing feature maps")
     keys = [k for k in MAPS if k in maps]
     at = {k: maps[k][:, t * maps[k].shape[1] // maps["S"].shape[1]] for k in keys}  # (C, H', W')
     strongest = at["S"].abs().mean(dim=(1, 2)).argsort(descending=True)[:channels].tolist()
@@ -139,6 +133,7 @@ def visualize(
         load_checkpoint,
     )
 
+    pyplot("drawing feature maps")  # a missing extra fails before the work, not after
     ckpt = load_checkpoint(checkpoint)
     model = build_model_from_checkpoint(ckpt)
     spec = clip_spec_of(ckpt).replace(num_clips=1, crops=1)

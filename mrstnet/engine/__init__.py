@@ -1,18 +1,29 @@
-"""Training, evaluation and checkpoints (paper §4.1): uses the models and data layers."""
+"""Training, evaluation and checkpoints: the recipes of the paper's experiments (§4) over
+the models and data layers.
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .config import TrainConfig, build_config, list_presets, load_preset
-from .evaluate import evaluate
-from .train import fit, seed_everything
+The names below are imported on first use, so that a light submodule (the ablation's
+table of units, which `mrstnet --help` reads) does not bring torch in with the package.
+"""
 
-__all__ = [
-    "TrainConfig",
-    "build_config",
-    "evaluate",
-    "fit",
-    "list_presets",
-    "load_checkpoint",
-    "load_preset",
-    "save_checkpoint",
-    "seed_everything",
-]
+_LAZY = {
+    "TrainConfig": "config",
+    "build_config": "config",
+    "list_presets": "config",
+    "load_preset": "config",
+    "evaluate": "evaluate",
+    "fit": "train",
+    "seed_everything": "seeding",
+    "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_LAZY)

@@ -16,12 +16,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-import numpy as np
-
 from mrstnet.models import UNITS, list_models
-
-from .config import build_config
-from .runner import test_run, train_run
 
 
 def model_for(unit: str) -> tuple[str, list[str]]:
@@ -44,6 +39,9 @@ def run_ablation(
     progress: bool = False,
     log=print,
 ) -> dict:
+    from .config import build_config
+    from .runner import test_run, train_run
+
     out = Path(out)
     units = list(units or UNITS)
     unknown = [u for u in units if u not in UNITS]
@@ -127,6 +125,8 @@ def _params(path: Path) -> int:
 
 
 def summarize(results: dict[str, list[dict]], cfg) -> dict:
+    import numpy as np
+
     rows, clip = [], cfg.clip
     lines = [
         f"Synthetic motion pairs, {clip.frames}×{clip.crop_size}×{clip.crop_size} clips, "

@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
+from ..extras import MissingExtraError, pyplot
 from . import distributed
 from .checkpoint import unwrap
 
@@ -201,11 +202,8 @@ def write_report(m: dict, out_dir: str | Path, prefix: str = "test") -> list[Pat
 
 def confusion_png(m: dict, path: Path) -> Path | None:
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+        plt = pyplot("the confusion matrix PNG")
+    except MissingExtraError:  # the CSV and JSON are written all the same
         return None
     conf = np.asarray(m["confusion"], dtype=np.float64)
     norm = conf / np.maximum(conf.sum(1, keepdims=True), 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-MISSING = "mrstnet plot needs matplotlib: pip install 'mrstnet[plot]' (or pip install matplotlib)"
+from mrstnet.extras import pyplot
 
 
 def read_log(run_dir: str | Path) -> list[dict]:
@@ -17,13 +17,7 @@ def read_log(run_dir: str | Path) -> list[dict]:
 
 def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Loss, accuracy (train and validation), learning rate and throughput against step."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError(MISSING) from None
+    plt = pyplot("drawing training curves")
     records = read_log(run_dir)
     # a resumed run appends: keep the last record for each (kind, step)
     latest = {(r["kind"], r["step"]): r for r in records}

@@ -141,7 +141,7 @@ def test_synth_rejects_bad_arguments_on_stderr(tmp_path, capsys, option, value, 
     out = tmp_path / "synth"
     assert main(["synth", str(out), option, value]) == 2
     captured = capsys.readouterr()
-    assert f"mrstnet synth: {message}" in captured.err and captured.out == ""
+    assert f"mrstnet synth: error: {message}" in captured.err and captured.out == ""
     assert not out.exists()  # checked before anything is written
 
 

@@ -93,4 +93,4 @@ def test_matplotlib_missing(synthetic_root, tmp_path, monkeypatch, capsys):
         )
         == 1
     )
-    assert "pip install mrstnet[plot]" in capsys.readouterr().err
+    assert "pip install 'mrstnet[plot]'" in capsys.readouterr().err

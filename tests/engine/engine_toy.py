@@ -2,7 +2,7 @@
 
 Run as a script it trains one (used by the SIGKILL-resume and torchrun tests):
     python tests/engine/engine_toy.py RUN_DIR [--resume] [--set key=value ...]
-        [--kill-after STEPS] [--norm group|batch]
+        [--kill-after STEPS] [--norm group|batch] [--progress]
 """
 
 from __future__ import annotations
@@ -175,6 +175,7 @@ if __name__ == "__main__":
     p.add_argument("--n", type=int, default=32)
     p.add_argument("--norm", choices=("group", "batch"), default="group")
     p.add_argument("--kill-after", type=int, help="SIGKILL itself after this many batches")
+    p.add_argument("--progress", action="store_true", help="progress bars (on a terminal)")
     a = p.parse_args()
     _, trained = run(
         a.out,
@@ -184,6 +185,7 @@ if __name__ == "__main__":
         norm=a.norm,
         stop_after=a.kill_after,
         kill=True,
+        progress=a.progress,
     )
     report_buffers(trained)
     from mrstnet.cli import exit_now, process_group

@@ -1,9 +1,13 @@
+import fcntl
 import itertools
 import json
 import os
+import pty
 import signal
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import pytest
@@ -11,7 +15,8 @@ import torch
 
 from mrstnet.engine.checkpoint import load_checkpoint
 from mrstnet.engine.config import build_config
-from mrstnet.engine.train import EpochSampler, SeededItems, lr_factor
+from mrstnet.engine.schedule import lr_factor
+from mrstnet.engine.seeding import EpochSampler, SeededItems
 
 from .engine_toy import Stopped, run
 
@@ -177,6 +182,41 @@ def test_log_lines_and_best_checkpoint(tmp_path):
     assert (tmp_path / "best.pt").exists() and summary["epochs_done"] == 2
     best = load_checkpoint(tmp_path / "best.pt")
     assert best["best"] == summary["best_top1"]
+
+
+def _stderr_of_toy(out, tty: bool) -> str:
+    """Train the toy with --progress, its stderr a terminal (a pseudo-terminal) or a file."""
+    sets = ["epochs=1", "batch_size=8", "val_every=1"]
+    argv = [sys.executable, TOY, str(out), "--progress", "--set", *sets]
+    if not tty:
+        done = subprocess.run(argv, cwd=ROOT, capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stderr.decode()
+    main, sub = pty.openpty()
+    # a terminal 100 columns wide (a new pseudo-terminal has 0: tqdm would draw nothing)
+    fcntl.ioctl(sub, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=sub)
+    os.close(sub)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main)
+    assert proc.wait(timeout=120) == 0
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bars_on_a_terminal_only(tmp_path):
+    """Bars (training, then validation) on a terminal; none in a redirected log."""
+    on_terminal = _stderr_of_toy(tmp_path / "tty", tty=True)
+    assert "epoch 1/1: " in on_terminal and "validate: " in on_terminal and "%|" in on_terminal
+    in_a_file = _stderr_of_toy(tmp_path / "file", tty=False)
+    assert "epoch 1/1: " not in in_a_file and "%|" not in in_a_file
 
 
 def test_a_run_dir_with_a_run_is_refused_unless_resume_or_overwrite(tmp_path):
