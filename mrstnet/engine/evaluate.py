@@ -184,17 +184,17 @@ def write_report(m: dict, out_dir: str | Path, prefix: str = "test") -> list[Pat
     out.mkdir(parents=True, exist_ok=True)
     classes = m["classes"]
     written = [out / f"{prefix}{name}" for name in ("_confusion.csv", "_per_class.csv", ".json")]
-    with open(written[0], "w", newline="") as f:
+    with open(written[0], "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["true \\ predicted", *classes])
         for name, row in zip(classes, m["confusion"], strict=True):
             w.writerow([name, *row])
-    with open(written[1], "w", newline="") as f:
+    with open(written[1], "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["class", "videos", "accuracy"])
         for c, (name, acc) in enumerate(zip(classes, m["per_class"], strict=True)):
             w.writerow([name, sum(m["confusion"][c]), "" if acc is None else f"{acc:.4f}"])
-    written[2].write_text(json.dumps(m, indent=1) + "\n")
+    written[2].write_text(json.dumps(m, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     png = confusion_png(m, out / f"{prefix}_confusion.png")
     return written + ([png] if png else [])
 

@@ -28,6 +28,7 @@ from ..fastpath import (
     tune_cpu_allocator,
 )
 from . import distributed
+from .balance import balanced, loss_weights
 from .checkpoint import (
     load_checkpoint,
     load_init,
@@ -247,6 +248,7 @@ def fit(
         run_dir.mkdir(parents=True, exist_ok=True)
 
     sampler = EpochSampler(len(train_set), rank=d.rank, world=d.world_size, seed=cfg.seed)
+    train_set, sampler = balanced(cfg, train_set, sampler)  # cfg.balance "sampler"
     steps_per_epoch = sampler.per_rank // batch
     if steps_per_epoch == 0:
         raise ValueError(
@@ -307,6 +309,7 @@ def fit(
         set_rng_state(rng[d.rank % len(rng)] if isinstance(rng, list) else rng)
 
     items = SeededItems(train_set, cfg.seed)
+    weight = loss_weights(cfg, train_set, len(classes), d.device)  # cfg.balance "loss"
     window, ep = _accumulator(), _accumulator()
     lr = optimizer.param_groups[0]["lr"]
 
@@ -380,7 +383,9 @@ def fit(
             x = normalize(video)
             with autocast(d.device, cfg.amp):
                 logits = train_model(to_channels_last(x) if cfg.fast else x)
-            loss = F.cross_entropy(logits.float(), label, label_smoothing=cfg.label_smoothing)
+            loss = F.cross_entropy(
+                logits.float(), label, weight=weight, label_smoothing=cfg.label_smoothing
+            )
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if cfg.clip_grad > 0:
