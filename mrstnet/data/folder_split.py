@@ -186,8 +186,8 @@ def relative(path: Path, root: Path) -> str:
     rel = path.relative_to(root).as_posix()
     if any(ch in rel for ch in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029") or rel != rel.strip():
         raise ValueError(
-            f"{path}: a name with a line break or with spaces at its start or end cannot be "
-            "written to a split file; rename it"
+            f"{str(path)!r}: a name with a line break, or with spaces at its start or end, "
+            "cannot be written to a split file; rename it"
         )
     return rel
 
