@@ -20,6 +20,7 @@ so the repeats of a small class's video are different clips, not one clip k time
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections import Counter
 
 import numpy as np
@@ -139,6 +140,14 @@ def loss_weights(cfg, train_set, num_classes: int, device) -> torch.Tensor | Non
     return class_weights(labels, max(num_classes, max(labels, default=-1) + 1), device)
 
 
+def _shown_width(text: str) -> int:
+    """Terminal columns: wide (CJK) letters take two, combining marks none."""
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
+
+
 def class_table(
     classes: list[str], train: list[int], val: list[int] | None = None, balance: str = "none"
 ) -> str:
@@ -148,10 +157,11 @@ def class_table(
     n_train, n_val = Counter(train), Counter(val or [])
     rows = [(c, n_train[i], n_val[i]) for i, c in enumerate(classes)]
     head = "videos per class (train" + (" / val)" if val is not None else ")")
-    width = min(max((len(c) for c in classes), default=0), 40)
+    width = min(max((_shown_width(c) for c in classes), default=0), 40)
 
     def row(c: str, t: int, v: int) -> str:
-        text = f"  {c:<{width}}  {t:>6}" + (f" / {v}" if val is not None else "")
+        pad = " " * max(width - _shown_width(c), 0)
+        text = f"  {c}{pad}  {t:>6}" + (f" / {v}" if val is not None else "")
         return text + ("   no training videos: never learnt" if t == 0 else "")
 
     if len(rows) <= 40:

@@ -199,6 +199,22 @@ def write_report(m: dict, out_dir: str | Path, prefix: str = "test") -> list[Pat
     return written + ([png] if png else [])
 
 
+def _tick_labels(classes: list[str]) -> list[str]:
+    """The class names for the plot; a name with letters the plot's font lacks (CJK in
+    matplotlib's DejaVu Sans) as "class <index>" (its row in the CSVs) instead of boxes."""
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    try:
+        font = FT2Font(font_manager.findfont(font_manager.FontProperties()))
+    except (OSError, RuntimeError, ValueError):
+        return list(classes)
+    return [
+        c if all(ch.isspace() or font.get_char_index(ord(ch)) for ch in c) else f"class {i}"
+        for i, c in enumerate(classes)
+    ]
+
+
 def confusion_png(m: dict, path: Path) -> Path | None:
     try:
         import matplotlib
@@ -214,8 +230,9 @@ def confusion_png(m: dict, path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(size, size))
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     if n <= 60:
-        ax.set_xticks(range(n), m["classes"], rotation=90, fontsize=7)
-        ax.set_yticks(range(n), m["classes"], fontsize=7)
+        names = _tick_labels(m["classes"])
+        ax.set_xticks(range(n), names, rotation=90, fontsize=7)
+        ax.set_yticks(range(n), names, fontsize=7)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"top-1 {m['top1']:.3f}, mean class {m['mean_class_acc']:.3f}")
