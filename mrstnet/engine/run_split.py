@@ -8,15 +8,17 @@ is kept: RUN_DIR/splits, made at the start of training, reused on --resume and b
 
 The split (mrstnet.data.folder_split) is made from the config's val_fraction, group_regex
 and split_seed and written as list files with paths relative to ROOT, so it survives the
-dataset moving. `--annotations DIR` trains on the split in DIR instead (another run's).
+dataset moving. `--annotations DIR` trains on the split in DIR instead (another run's),
+copied into RUN_DIR/splits.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from mrstnet.data.folder_split import make_split, read_record, write_split
+from mrstnet.data.folder_split import FILES, make_split, read_record, write_split
 from mrstnet.data.readers import dataset_root, labelled, text_lines
 from mrstnet.data.readers.folder import is_given_layout, scan
 
@@ -34,6 +36,7 @@ def training_split(
     *,
     resume: bool,
     overwrite: bool,
+    annotations=None,
     log: Callable = print,
 ) -> Path | None:
     """The split folder a folder run trains and validates with: RUN_DIR/splits, made now
@@ -45,14 +48,11 @@ def training_split(
     for --resume with other split settings than the run's."""
     root = dataset_root(root)
     given = is_given_layout(root)
-    if given and (root / "val").is_dir():
+    if given and (root / "val").is_dir() and annotations is None:
         return None
-    if cfg.val_fraction == 0 and cfg.val_every:
-        raise ValueError(
-            "val_fraction 0 holds no videos out for validation: set val_every=0 too, or "
-            "give a val_fraction above 0"
-        )
     if out is None:
+        if annotations is not None:
+            return Path(annotations)
         raise ValueError("a run on a folder needs a RUN_DIR (--out): its split is kept there")
     run_dir = Path(out)
     folder, last = run_dir / SPLIT_DIR, run_dir / "last.pt"
@@ -60,6 +60,13 @@ def training_split(
         raise FileExistsError(
             f"{run_dir} already holds a run ({last.name}): --resume continues it, "
             "--overwrite starts afresh in it"
+        )
+    if annotations is not None:  # another run's split: kept in this run's folder too
+        return _copy_split(Path(annotations), folder, log)
+    if cfg.val_fraction == 0 and cfg.val_every:
+        raise ValueError(
+            "val_fraction 0 holds no videos out for validation: set val_every=0 too, or "
+            "give a val_fraction above 0"
         )
     pool = root / "train" if given else root
     record = read_record(folder)
@@ -86,6 +93,26 @@ def training_split(
         f"(val_fraction {split.val_fraction:g} of each class, split_seed {split.seed}, "
         f"groups by {split.group_regex!r}: {sum(split.groups.values())} groups) -> {folder}"
     )
+    return folder
+
+
+def _copy_split(source: Path, folder: Path, log: Callable) -> Path:
+    """The split files of `source` copied into `folder` (RUN_DIR/splits), which is returned:
+    the run keeps the split it trained on wherever `source` goes."""
+    if not (source / "train.txt").is_file():
+        raise FileNotFoundError(
+            f"--annotations for --dataset folder is a split folder holding train.txt "
+            f"(RUN_DIR/splits of a run): none in {source}"
+        )
+    if folder.resolve() != source.resolve():
+        if distributed.rank() == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+            for name in FILES:
+                (folder / name).unlink(missing_ok=True)
+                if (source / name).is_file():
+                    shutil.copyfile(source / name, folder / name)
+        distributed.barrier()
+    log(f"the split of {source} -> {folder}")
     return folder
 
 

@@ -112,8 +112,10 @@ def train_run(
 ) -> dict:
     d = distributed.setup(device)
     say = log if d.is_main else _silent
-    if dataset == "folder" and annotations is None:  # your own videos: an honest split
-        annotations = training_split(cfg, root, out, resume=resume, overwrite=overwrite, log=say)
+    if dataset == "folder":  # your own videos: an honest split, kept in RUN_DIR/splits
+        annotations = training_split(
+            cfg, root, out, resume=resume, overwrite=overwrite, annotations=annotations, log=say
+        )
     train_set, val_set = build_datasets(
         cfg, dataset, root, split=split, annotations=annotations, val_annotations=val_annotations
     )

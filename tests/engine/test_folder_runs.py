@@ -232,3 +232,36 @@ def test_ucf_split_files_with_such_names_check_and_train(own_root, tmp_path, cap
     assert code == 0
     said = capsys.readouterr().out
     assert "16 training videos, 4 classes, 8 validation videos" in said
+
+
+def test_another_runs_split_is_copied_into_the_run(own_root, tmp_path):
+    first = training_split(
+        build_config(None, ["split_seed=5"]),
+        own_root,
+        tmp_path / "first",
+        resume=False,
+        overwrite=False,
+        log=print,
+    )
+    again = training_split(
+        build_config(None, []),
+        own_root,
+        tmp_path / "second",
+        resume=False,
+        overwrite=False,
+        annotations=first,
+        log=print,
+    )
+    assert again == tmp_path / "second" / "splits"
+    for name in ("train.txt", "val.txt", "classes.txt", "split.json"):
+        assert (again / name).read_bytes() == (first / name).read_bytes()
+    with pytest.raises(FileNotFoundError, match="split folder holding train.txt"):
+        training_split(
+            build_config(None, []),
+            own_root,
+            tmp_path / "third",
+            resume=False,
+            overwrite=False,
+            annotations=tmp_path,
+            log=print,
+        )
