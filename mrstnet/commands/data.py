@@ -64,8 +64,8 @@ def run_check(args: argparse.Namespace) -> int:
     )
     print(format_report(report))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=2, ensure_ascii=False)
         print(f"wrote {args.json}")
     bad = len(report["missing"]) + len(report["unreadable"])
     if args.strict and bad:

@@ -23,7 +23,11 @@ def register(sub) -> None:
         "or a path containing {split}",
     )
     add_dataset_args(p, "tests the three splits and reports their average")
-    p.add_argument("--subset", help="default: test (val for kinetics)")
+    p.add_argument(
+        "--subset",
+        help="default: test (kinetics: val; folder: test/ when ROOT has one, else the val "
+        "split of the run, RUN_DIR/splits beside the checkpoint)",
+    )
     p.add_argument("--clips", type=int, default=20, help="clips per video (paper: 20)")
     p.add_argument("--crops", type=int, default=1, choices=(1, 3))
     p.add_argument("--batch-size", type=int, default=8)

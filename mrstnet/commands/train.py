@@ -19,7 +19,11 @@ def add_dataset_args(p: argparse.ArgumentParser, split_all_help: str) -> None:
         help=f"the official split of {'/'.join(split_datasets())} (default 1); "
         f"'all' {split_all_help}",
     )
-    p.add_argument("--annotations", help="list file (--dataset list) or annotations folder")
+    p.add_argument(
+        "--annotations",
+        help="list file (--dataset list), annotations folder, or a folder run's split "
+        "(--dataset folder: RUN_DIR/splits)",
+    )
     p.add_argument("--device", help="cuda, cuda:N or cpu (default: cuda when present)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -74,6 +78,27 @@ def register(sub) -> None:
         metavar="KEY=VALUE",
         help="override preset keys, e.g. --set lr=3e-4 epochs=5 model_args.head=lstm",
     )
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        metavar="F",
+        help="--dataset folder without val/: the share of each class's videos held out for "
+        "validation, split by source group, written to RUN_DIR/splits (default 0.2; "
+        "config key val_fraction)",
+    )
+    p.add_argument(
+        "--group-regex",
+        metavar="REGEX",
+        help="--dataset folder: the source of a video, searched in its file name (the first "
+        "group, or the whole match; clips of one source stay on one side of the split); "
+        "default: UCF-style names, v_Walk_g08_c01.mp4 is source v_Walk_g08",
+    )
+    p.add_argument(
+        "--balance",
+        choices=("none", "sampler", "loss"),
+        help="class imbalance: a class-balanced sampler, or class weights in the loss "
+        "(default none; config key balance)",
+    )
     p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
     p.add_argument(
         "--test-clips",
@@ -108,6 +133,9 @@ def run(args) -> int:
             args.resume,
             model=args.model,
             amp=False if args.no_amp else None,
+            val_fraction=args.val_fraction,
+            group_regex=args.group_regex,
+            balance=args.balance,
         )
         summary = train_run(
             cfg,

@@ -16,6 +16,7 @@ import yaml
 
 from mrstnet.data.clip_spec import FIELDS as CLIP_FIELDS
 from mrstnet.data.clip_spec import TEST_TIME, ClipSpec
+from mrstnet.data.folder_split import DEFAULT_GROUP_REGEX, compile_group_regex
 
 # the clip spec's fields a training recipe sets; the test-time views are chosen when testing
 CLIP_KEYS = tuple(k for k in CLIP_FIELDS if k not in TEST_TIME)
@@ -69,6 +70,17 @@ class TrainConfig:
     # the subset validated on where the format leaves it open (Kinetics always uses val, its
     # test set has no labels; UCF-101/HMDB51 have only train and test)
     val_subset: str = "test"
+    # your own videos (--dataset folder) with no val/ folder: the share of each class's videos
+    # held out for validation (0: none, train on all; then val_every=0), the regex whose
+    # first group names a video's source (the clips of one source stay on one side), and
+    # the split's seed (its own, so that runs of several seeds validate on the same videos);
+    # the split is written to RUN_DIR/splits (mrstnet.data.folder_split)
+    val_fraction: float = 0.2
+    group_regex: str = DEFAULT_GROUP_REGEX
+    split_seed: int = 0
+    # class imbalance (mrstnet.engine.balance): none, sampler (class-balanced draws) or loss
+    # (class weights in the cross-entropy)
+    balance: str = "none"
 
     def to_dict(self) -> dict:
         """The flat mapping a preset holds (the clip's fields as top-level keys):
@@ -97,7 +109,7 @@ def load_preset(name: str) -> dict:
         path = preset_dir() / f"{name}.yaml"
         if not path.exists():
             raise ValueError(f"unknown preset {name!r}; choose from {', '.join(list_presets())}")
-    values = yaml.safe_load(path.read_text()) or {}
+    values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(values, dict):
         raise ValueError(f"{path}: a preset is a mapping of config keys")
     return values
@@ -159,7 +171,21 @@ _CHECKS = {
     "optimizer": (lambda v: v in ("adam", "adamw", "sgd"), "adam, adamw or sgd"),
     "schedule": (lambda v: v in ("cosine", "step", "constant"), "cosine, step or constant"),
     "val_subset": (lambda v: v in ("train", "val", "test"), "train, val or test"),
+    "val_fraction": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "split_seed": _NOT_NEGATIVE,
+    "group_regex": (lambda v: _compiles(v), "a regular expression"),
+    "balance": (lambda v: v in ("none", "sampler", "loss"), "none, sampler or loss"),
 }
+
+
+def _compiles(text: str) -> bool:
+    try:
+        compile_group_regex(text)
+    except ValueError:
+        return False
+    return True
+
+
 _NAMES = {
     "int": "an integer",
     "float": "a number",

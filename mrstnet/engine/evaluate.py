@@ -185,19 +185,35 @@ def write_report(m: dict, out_dir: str | Path, prefix: str = "test") -> list[Pat
     out.mkdir(parents=True, exist_ok=True)
     classes = m["classes"]
     written = [out / f"{prefix}{name}" for name in ("_confusion.csv", "_per_class.csv", ".json")]
-    with open(written[0], "w", newline="") as f:
+    with open(written[0], "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["true \\ predicted", *classes])
         for name, row in zip(classes, m["confusion"], strict=True):
             w.writerow([name, *row])
-    with open(written[1], "w", newline="") as f:
+    with open(written[1], "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["class", "videos", "accuracy"])
         for c, (name, acc) in enumerate(zip(classes, m["per_class"], strict=True)):
             w.writerow([name, sum(m["confusion"][c]), "" if acc is None else f"{acc:.4f}"])
-    written[2].write_text(json.dumps(m, indent=1) + "\n")
+    written[2].write_text(json.dumps(m, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     png = confusion_png(m, out / f"{prefix}_confusion.png")
     return written + ([png] if png else [])
+
+
+def _tick_labels(classes: list[str]) -> list[str]:
+    """The class names for the plot; a name with letters the plot's font lacks (CJK in
+    matplotlib's DejaVu Sans) as "class <index>" (its row in the CSVs) instead of boxes."""
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    try:
+        font = FT2Font(font_manager.findfont(font_manager.FontProperties()))
+    except (OSError, RuntimeError, ValueError):
+        return list(classes)
+    return [
+        c if all(ch.isspace() or font.get_char_index(ord(ch)) for ch in c) else f"class {i}"
+        for i, c in enumerate(classes)
+    ]
 
 
 def confusion_png(m: dict, path: Path) -> Path | None:
@@ -212,8 +228,9 @@ def confusion_png(m: dict, path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(size, size))
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     if n <= 60:
-        ax.set_xticks(range(n), m["classes"], rotation=90, fontsize=7)
-        ax.set_yticks(range(n), m["classes"], fontsize=7)
+        names = _tick_labels(m["classes"])
+        ax.set_xticks(range(n), names, rotation=90, fontsize=7)
+        ax.set_yticks(range(n), names, fontsize=7)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"top-1 {m['top1']:.3f}, mean class {m['mean_class_acc']:.3f}")

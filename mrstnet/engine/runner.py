@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from . import distributed
+from .balance import class_table, labels_of
 from .checkpoint import build_model_from_checkpoint, clip_spec_of, load_checkpoint
 from .config import (
     TrainConfig,
@@ -21,7 +22,12 @@ from .config import (
     parse_overrides,
 )
 from .evaluate import autocast, evaluate, summary
+from .run_split import test_split, training_split
 from .train import fit, seed_everything
+
+
+def _silent(*args, **kwargs) -> None:
+    pass
 
 
 def build_datasets(
@@ -105,15 +111,27 @@ def train_run(
     log=print,
 ) -> dict:
     d = distributed.setup(device)
+    say = log if d.is_main else _silent
+    if dataset == "folder":  # your own videos: an honest split, kept in RUN_DIR/splits
+        annotations = training_split(
+            cfg, root, out, resume=resume, overwrite=overwrite, annotations=annotations, log=say
+        )
     train_set, val_set = build_datasets(
         cfg, dataset, root, split=split, annotations=annotations, val_annotations=val_annotations
     )
-    if d.is_main:
-        log(
-            f"{dataset} split {split}: {len(train_set.videos)} training videos, "
-            f"{len(train_set.classes)} classes"
-            + (f", {len(val_set.videos)} validation videos" if val_set is not None else "")
+    say(
+        f"{dataset} split {split}: {len(train_set.videos)} training videos, "
+        f"{len(train_set.classes)} classes"
+        + (f", {len(val_set.videos)} validation videos" if val_set is not None else "")
+    )
+    say(
+        class_table(
+            train_set.classes,
+            labels_of(train_set),
+            None if val_set is None else [v.label for v in val_set.videos],
+            cfg.balance,
         )
+    )
     seed_everything(cfg.seed)
     model = create(cfg, len(train_set.classes))
     if d.is_main:
@@ -163,11 +181,15 @@ def test_run(
     d = distributed.setup(device)
     ckpt = load_checkpoint(checkpoint)
     model = build_model_from_checkpoint(ckpt).to(d.device)
+    annotations = test_split(checkpoint, dataset, annotations)  # a folder run's own split
+    subset = subset or get_reader(dataset).test_subset(root)
+    if d.is_main and dataset == "folder":
+        log(f"testing on {subset}" + (f" of {annotations}" if annotations else f" of {root}"))
     ds = build_dataset(
         dataset,
         root,
         clip_spec_of(ckpt).replace(num_clips=clips, crops=crops),
-        subset=subset or get_reader(dataset).held_out or "test",
+        subset=subset,
         split=split,
         annotations=annotations,
         train=False,
@@ -188,7 +210,7 @@ def test_run(
         progress=progress and d.is_main,
         desc="test (shuffled frames)" if shuffle_frames else "test",
     )
-    m.update(clips=clips, crops=crops, split=split, checkpoint=str(checkpoint))
+    m.update(clips=clips, crops=crops, split=split, subset=subset, checkpoint=str(checkpoint))
     if d.is_main:
         log(summary(m))
     return m
@@ -225,6 +247,7 @@ def public_json(m: dict) -> dict:
         "clips",
         "crops",
         "split",
+        "subset",
         "checkpoint",
         "splits",
     )
@@ -237,7 +260,7 @@ def public_json(m: dict) -> dict:
 def write_json(path: str | Path, obj: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=1) + "\n")
+    path.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 @torch.no_grad()

@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -51,6 +52,8 @@ class Run:
     normalize: Callable
     progress: bool  # progress bars (rank 0, on a terminal)
     train_model: nn.Module | None = None  # the model under DDP and/or torch.compile
+    train_set: Any = None  # the training set as sampled (wrapped by the balanced sampler)
+    loss_weight: torch.Tensor | None = None  # class weights of the loss (balance "loss")
 
     @property
     def last_path(self) -> Path | None:

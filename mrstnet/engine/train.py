@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from . import distributed
+from .balance import balanced, loss_weights
 from .config import TrainConfig
 from .evaluate import autocast, evaluate
 from .runlog import Meter, RunLog, epoch_line
@@ -76,7 +77,7 @@ def fit(
     state = start(run, resume=resume, init=init, say=say)
     run.train_model = wrap(run)
     restore_rng(run, state)  # last, so that nothing above consumes the restored streams
-    items = SeededItems(train_set, cfg.seed)
+    items = SeededItems(run.train_set, cfg.seed)
     runlog = RunLog(run.run_dir, d.is_main, append=state.resumed)
     summary: dict = {"best_top1": state.best if state.best >= 0 else None}
     t_start = time.perf_counter()
@@ -148,6 +149,7 @@ def prepare(
     if run_dir and d.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
     sampler = EpochSampler(len(train_set), rank=d.rank, world=d.world_size, seed=cfg.seed)
+    train_set, sampler = balanced(cfg, train_set, sampler)  # cfg.balance "sampler"
     steps_per_epoch = sampler.per_rank // batch
     if steps_per_epoch == 0:
         raise ValueError(
@@ -156,6 +158,7 @@ def prepare(
         )
     model = place(cfg, model, d)
     optimizer = make_optimizer(cfg, model)
+    classes = list(classes if classes is not None else getattr(train_set, "classes", []))
     return Run(
         cfg=cfg,
         d=d,
@@ -165,7 +168,9 @@ def prepare(
         # bf16 needs no loss scaling; the scaler stays (disabled) so checkpoints keep one shape
         scaler=torch.amp.GradScaler(d.device.type, enabled=False),
         sampler=sampler,
-        classes=list(classes if classes is not None else getattr(train_set, "classes", [])),
+        classes=classes,
+        train_set=train_set,
+        loss_weight=loss_weights(cfg, train_set, len(classes), d.device),  # cfg.balance "loss"
         run_dir=run_dir,
         batch=batch,
         steps_per_epoch=steps_per_epoch,
@@ -275,7 +280,9 @@ def train_step(run: Run, state: RunState, batch: dict) -> tuple[float, int]:
     x = run.normalize(video)
     with autocast(d.device, cfg.amp):
         logits = run.train_model(to_channels_last(x) if cfg.fast else x)
-    loss = F.cross_entropy(logits.float(), label, label_smoothing=cfg.label_smoothing)
+    loss = F.cross_entropy(
+        logits.float(), label, weight=run.loss_weight, label_smoothing=cfg.label_smoothing
+    )
     run.optimizer.zero_grad(set_to_none=True)
     run.scaler.scale(loss).backward()
     if cfg.clip_grad > 0:

@@ -185,3 +185,63 @@ def test_annotations_must_be_a_folder(ucf, reader):
     root, ann = ucf
     with pytest.raises(NotADirectoryError, match="must be the folder of split files.*got a file"):
         reader(root, subset="train", annotations=ann / "trainlist01.txt")
+
+
+def test_names_with_spaces_accents_dots_and_brackets_in_every_split_format(tmp_path):
+    """The label is the LAST field of a line and the path all before it."""
+    root = tmp_path / "UCF 101 (mine)"
+    walk, run = "Walk/v Walk g01 c01 café.avi", "Run Fast/v_Run.Fast [2]_g01_c01.avi"
+    _touch(root, walk, run)
+    ann = tmp_path / "ucfTrainTestlist"
+    _crlf(ann / "classInd.txt", "1 Walk", "2 Run Fast")
+    _crlf(ann / "trainlist01.txt", f"{walk} 1", f"{run} 2")
+    _crlf(ann / "testlist01.txt", walk, f"{run} 2")  # a label in a test list is not needed
+    train, classes, missing = read_ucf101(root, subset="train", annotations=ann)
+    assert classes == ["Walk", "Run Fast"] and missing == []
+    assert [(v.path, v.label) for v in train] == [(root / walk, 0), (root / run, 1)]
+    test, _, missing = read_ucf101(root, subset="test", annotations=ann)
+    assert [(v.path, v.label) for v in test] == [(root / walk, 0), (root / run, 1)]
+    _crlf(ann / "trainlist01.txt", walk)  # no label: still says what a line must be
+    with pytest.raises(SplitFileError, match=r"trainlist01\.txt:1: expected 'Class/video\.avi"):
+        read_ucf101(root, subset="train", annotations=ann)
+
+    lst = _crlf(tmp_path / "lists" / "train.txt", f"{walk} 0", f"{run} 1")
+    _crlf(lst.parent / "classes.txt", "Walk", "Run Fast")
+    videos, classes, missing = read_list(root, annotations=lst)
+    assert [v.path for v in videos] == [root / walk, root / run] and missing == []
+
+    hmdb = tmp_path / "hmdb"
+    _crlf(hmdb / "ann" / "brush hair_test_split1.txt", "Anna kämmt sich [HD].avi 1")
+    _touch(hmdb, "brush hair/Anna kämmt sich [HD].avi")
+    videos, classes, _ = read_hmdb51(hmdb, subset="train", annotations=hmdb / "ann")
+    assert classes == ["brush hair"] and videos[0].path.name == "Anna kämmt sich [HD].avi"
+
+
+def test_folder_given_layout_is_used_as_given(tmp_path):
+    _touch(
+        tmp_path,
+        "train/run fast/a.mp4",
+        "train/walk/b.mp4",
+        "train/walk/.c.mp4",  # hidden (macOS's ._ files): skipped
+        "val/walk/d.mp4",
+        "test/run fast/e.mp4",
+    )
+    train, classes, _ = read_folder(tmp_path, subset="train")
+    assert classes == ["run fast", "walk"] and [v.path.name for v in train] == ["a.mp4", "b.mp4"]
+    val, classes, _ = read_folder(tmp_path, subset="val")
+    assert classes == ["run fast", "walk"] and [(v.path.name, v.label) for v in val] == [
+        ("d.mp4", 1)
+    ]
+    assert read_folder.test_subset(tmp_path) == "test"
+    _touch(tmp_path, "val/jump/f.mp4")
+    with pytest.raises(ValueError, match=r"'jump' .*not classes of the training set"):
+        read_folder(tmp_path, subset="val")
+
+
+def test_flat_folder_has_no_val_without_a_split(tmp_path):
+    _touch(tmp_path, "train/a.mp4", "walk/b.mp4")  # a class called "train": flat
+    videos, classes, _ = read_folder(tmp_path, subset="train")
+    assert classes == ["train", "walk"] and len(videos) == 2
+    assert read_folder.test_subset(tmp_path) == "val"
+    with pytest.raises(FileNotFoundError, match=r"--annotations RUN_DIR/splits"):
+        read_folder(tmp_path, subset="val")

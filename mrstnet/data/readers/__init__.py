@@ -21,6 +21,8 @@ from .common import (
     VideoRecord,
     dataset_root,
     find_annotations,
+    labelled,
+    text_lines,
 )
 from .folder import read_folder
 from .hmdb51 import read_hmdb51
@@ -64,6 +66,7 @@ __all__ = [
     "dataset_root",
     "find_annotations",
     "get_reader",
+    "labelled",
     "read_folder",
     "read_hmdb51",
     "read_kinetics",
@@ -71,4 +74,5 @@ __all__ = [
     "read_ucf101",
     "split_datasets",
     "split_numbers",
+    "text_lines",
 ]

@@ -10,6 +10,7 @@ split files.
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,27 +78,71 @@ def text_lines(path: Path) -> list[tuple[int, str]]:
     return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
-def _exists_in() -> Callable[[Path], bool]:
-    """A cached existence test: one directory listing per folder instead of a stat per file."""
-    listings: dict[Path, set[str]] = {}
+def labelled(line: str) -> tuple[str, str] | None:
+    """A split-file line as (path, last field), or None for a line of one field. The label
+    is the LAST whitespace-separated field and the path everything before it, so that
+    `Walk/v Walk g01 c01 café.avi 3` is the path `Walk/v Walk g01 c01 café.avi`, label 3."""
+    parts = line.rsplit(maxsplit=1)
+    return (parts[0], parts[1]) if len(parts) == 2 else None
 
-    def exists(path: Path) -> bool:
-        folder = path.parent
+
+def is_index(text: str) -> bool:
+    """Whether `text` is a whole number written in ASCII digits (str.isdigit takes "²")."""
+    return text.isascii() and text.isdigit()
+
+
+def is_video_name(name: str) -> bool:
+    return name.lower().endswith(VIDEO_EXTENSIONS)
+
+
+def _nfc(name: str) -> str:
+    return unicodedata.normalize("NFC", name)
+
+
+def _locator() -> Callable[[Path], Path | None]:
+    """A cached look-up of a listed path on disk: one directory listing per folder instead
+    of a stat per file. A name matches in either Unicode form: macOS writes "é" decomposed
+    (NFD) where a typed split file has it composed (NFC); the path on disk is returned."""
+    listings: dict[Path, dict[str, str] | None] = {}
+
+    def listing(folder: Path) -> dict[str, str] | None:
         if folder not in listings:
             try:
-                listings[folder] = set(os.listdir(folder))
+                names = os.listdir(folder)
             except OSError:
-                listings[folder] = set()
-        return path.name in listings[folder]
+                listings[folder] = None
+            else:
+                listings[folder] = {**{_nfc(n): n for n in names}, **{n: n for n in names}}
+        return listings[folder]
 
-    return exists
+    def locate(path: Path) -> Path | None:
+        folder = path.parent
+        names = listing(folder)
+        if names is None:  # the folder itself may be spelled in the other form
+            if folder == path or folder.parent == folder:
+                return None
+            found = locate(folder)
+            names = None if found is None else listing(found)
+            if names is None:
+                return None
+            folder = found
+        name = names.get(path.name) or names.get(_nfc(path.name))
+        return None if name is None else folder / name
+
+    return locate
 
 
 def split_existing(videos: list[VideoRecord]) -> tuple[list[VideoRecord], list[Path]]:
-    """The listed videos that are on disk, and the paths of those that are not."""
-    exists = _exists_in()
-    found = [v for v in videos if exists(v.path)]
-    missing = [v.path for v in videos if not exists(v.path)]
+    """The listed videos that are on disk (with their paths as spelled on disk), and the
+    paths of those that are not."""
+    locate = _locator()
+    found, missing = [], []
+    for v in videos:
+        path = locate(v.path)
+        if path is None:
+            missing.append(v.path)
+        else:
+            found.append(v if path == v.path else VideoRecord(path, v.label))
     return found, missing
 
 
@@ -115,6 +160,9 @@ class Reader:
     held_out: str | None = None
     splits: int = 1  # official splits, numbered from 1 (`--split all` runs them all)
     annotations: str | None = None  # official folder of split files, looked up in ROOT, ROOT/..
+    # root -> the subset `mrstnet test` reads without --subset, where it depends on the
+    # folder (your own videos: test/ when present); None: held_out, else "test"
+    pick_test: Callable[[Path], str] | None = None
 
     def __call__(
         self,
@@ -132,3 +180,9 @@ class Reader:
             annotations = find_annotations(root, self.annotations, annotations)
         ann = None if annotations is None else Path(annotations)
         return self.read(root, ann, subset=subset, split=split)
+
+    def test_subset(self, root: Path | str) -> str:
+        """The subset `mrstnet test` reads when not told (test; Kinetics: val)."""
+        if self.pick_test is not None:
+            return self.pick_test(dataset_root(root))
+        return self.held_out or "test"

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import Index, Reader, SplitFileError, VideoRecord, split_existing, text_lines
+from .common import (
+    Index,
+    Reader,
+    SplitFileError,
+    VideoRecord,
+    labelled,
+    split_existing,
+    text_lines,
+)
 
 
 def _read(root: Path, ann: Path, *, subset: str, split: int) -> Index:
@@ -25,11 +33,11 @@ def _read(root: Path, ann: Path, *, subset: str, split: int) -> Index:
     videos = []
     for label, (name, path) in enumerate(zip(classes, files, strict=True)):
         for n, line in text_lines(path):
-            parts = line.split()
-            if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
+            pair = labelled(line)  # the code is the last field: a name may hold spaces
+            if pair is None or pair[1] not in ("0", "1", "2"):
                 raise SplitFileError(path, n, "expected '<video>.avi <0|1|2>'", line)
-            if parts[1] == want:
-                videos.append(VideoRecord(root / name / parts[0], label))
+            if pair[1] == want:
+                videos.append(VideoRecord(root / name / pair[0], label))
     found, missing = split_existing(videos)
     return found, classes, missing
 
