@@ -1,0 +1,104 @@
+"""One way to run a checkpoint on clips: load it once, score uint8 clip batches.
+
+`mrstnet predict`, `mrstnet timeline`, `mrstnet watch` (and any server built on the
+library) all go through :func:`load_predictor` and :meth:`Predictor.probs`, so that a clip
+is normalised and scored the same way everywhere::
+
+    predictor = load_predictor("best.pt", device="cpu")
+    p = predictor.probs(clips)            # uint8 (N, 3, L, S, S) -> float32 (N, K), rows sum to 1
+    predictor.top(p[0], k=5)              # [{"class": ..., "index": ..., "prob": ...}, ...]
+
+The clip geometry (`predictor.spec`: frames L, frame_step, short_side, crop_size S) comes
+from the checkpoint: the model sees clips cut as in training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from .checkpoint import build_model_from_checkpoint, load_checkpoint
+from .distributed import device_of
+from .evaluate import autocast
+
+
+@dataclass(frozen=True)
+class _Geometry:  # re-point to ClipSpec (mrstnet.data.clip_spec) and drop this class
+    frames: int
+    frame_step: int
+    short_side: int
+    crop_size: int
+
+
+def spec_from_checkpoint(ckpt: dict):  # re-point to ClipSpec: ClipSpec.from_dict(ckpt["data"])
+    """The clip geometry a checkpoint was trained with: an object with `frames`,
+    `frame_step`, `short_side` and `crop_size` (the functions here read only those)."""
+    data = ckpt.get("data")
+    if not isinstance(data, dict):
+        raise ValueError("this checkpoint has no clip geometry ('data'): not made by mrstnet")
+    return _Geometry(
+        frames=int(data["frames"]),
+        frame_step=int(data.get("frame_step", 1)),
+        short_side=int(data["short_side"]),
+        crop_size=int(data["crop_size"]),
+    )
+
+
+@dataclass
+class Predictor:
+    """A checkpoint's model, ready for inference, with its classes and clip geometry."""
+
+    model: nn.Module  # the `optimize`d eval copy
+    classes: list[str]
+    spec: object  # clip geometry: frames, frame_step, short_side, crop_size
+    device: torch.device
+    amp: bool = True  # bf16 autocast on CUDA (never on CPU)
+    checkpoint: str = ""
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def probs(self, clips: Tensor) -> Tensor:
+        """uint8 (N, 3, L, S, S) clips -> float32 (N, num_classes) softmax probabilities,
+        on the CPU."""
+        from mrstnet.data.transforms import normalize
+
+        with torch.inference_mode(), autocast(self.device, self.amp):
+            logits = self.model(normalize(clips.to(self.device, non_blocking=True)))
+        return logits.float().softmax(-1).cpu()
+
+    def top(self, p: Tensor, k: int = 5) -> list[dict]:
+        """The k most probable classes of one probability vector (num_classes,)."""
+        values, idx = p.topk(min(k, len(self.classes)))
+        return [
+            {"class": self.classes[i], "index": int(i), "prob": float(v)}
+            for v, i in zip(values.tolist(), idx.tolist(), strict=True)
+        ]
+
+
+def load_predictor(
+    checkpoint: str | Path, *, device: str | None = None, amp: bool = True
+) -> Predictor:
+    """Load a checkpoint (weights only) and make its model ready for inference: the eval
+    copy from `mrstnet.optimize` (BN folded, channels_last_3d, fp32 on the CPU)."""
+    from mrstnet import optimize
+
+    dev = device_of(device)
+    ckpt = load_checkpoint(checkpoint)
+    spec = spec_from_checkpoint(ckpt)
+    model = optimize(build_model_from_checkpoint(ckpt).to(dev), dtype=None, compile=False)
+    return Predictor(
+        model=model,
+        classes=list(ckpt["classes"]),
+        spec=spec,
+        device=dev,
+        amp=amp,
+        checkpoint=str(checkpoint),
+    )
+
+
+__all__ = ["Predictor", "load_predictor", "spec_from_checkpoint"]
