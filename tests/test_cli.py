@@ -132,12 +132,12 @@ def test_mrstnet_debug_keeps_the_traceback(monkeypatch):
 
 
 def test_a_bug_is_not_reported_as_a_user_error(monkeypatch):
-    import mrstnet.engine.runner as runner
+    import mrstnet.engine.inference as inference
 
     def broken(*args, **kwargs):
         raise TypeError("a bug")
 
-    monkeypatch.setattr(runner, "predict", broken)
+    monkeypatch.setattr(inference, "load_predictor", broken)
     with pytest.raises(TypeError, match="a bug"):
         main(["predict", "--checkpoint", "x.pt", "v.avi"])
 

@@ -81,7 +81,7 @@ def run(args) -> int:
     from mrstnet.data.stream import FrameSource
     from mrstnet.deploy.weights import demo_checkpoint
     from mrstnet.engine.inference import load_predictor
-    from mrstnet.engine.live import watch
+    from mrstnet.engine.live import BROKE_OFF, watch
     from mrstnet.engine.reports import top_text
 
     if args.top < 1:
@@ -124,4 +124,4 @@ def run(args) -> int:
             on_prediction=show,
         )
     print(f"mrstnet watch: {summary.line()}", file=sys.stderr, flush=True)
-    return 1 if summary.ended == "error" else 0
+    return 1 if summary.ended == BROKE_OFF else 0

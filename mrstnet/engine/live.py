@@ -19,7 +19,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import torch
+
 from .inference import Predictor
+
+END, INTERRUPTED = "end of stream", "interrupted (Ctrl-C)"
+MAX_SECONDS, BROKE_OFF = "stopped at --max-seconds", "stream broke off"
 
 
 class Coverage:
@@ -45,7 +50,7 @@ class WatchSummary:
     frames_scored: int = 0  # in at least one scored window
     stream_seconds: float = 0.0
     wall_s: float = 0.0
-    ended: str = "end of stream"  # or "interrupted", "--max-seconds", "error"
+    ended: str = END  # or INTERRUPTED, MAX_SECONDS, BROKE_OFF
     error: str | None = None
 
     @property
@@ -79,13 +84,13 @@ class WatchSummary:
         }
 
     def line(self) -> str:
+        """One line: how the watch ended, then what it did."""
         med, p95 = self.percentile(50), self.percentile(95)
-        latency = f"latency median {med:.0f} ms, p95 {p95:.0f} ms; " if med is not None else ""
-        why = f": {self.error}" if self.error else ""
+        latency = f"; latency median {med:.0f} ms, p95 {p95:.0f} ms" if med is not None else ""
         return (
-            f"{self.ended}{why} after {self.stream_seconds:.1f} s of stream "
-            f"({self.wall_s:.1f} s wall): {self.predictions} predictions; {latency}"
-            f"{self.windows_dropped} of {self.windows} windows dropped "
+            f"{self.ended}{': ' + self.error if self.error else ''}. {self.predictions} "
+            f"predictions over {self.stream_seconds:.1f} s of stream ({self.wall_s:.1f} s "
+            f"wall){latency}; {self.windows_dropped} of {self.windows} windows dropped "
             f"({self.dropped_share:.1%} of frames unseen)"
         )
 
@@ -105,7 +110,7 @@ def watch(
 ) -> WatchSummary:
     """Predict on `source` (an open mrstnet.data.stream.FrameSource) until it ends, Ctrl-C,
     or `max_seconds` of wall-clock time; returns what happened. A source that fails
-    part-way ends the watch with `ended="error"` (predictions made are kept)."""
+    part-way ends the watch with `ended=BROKE_OFF` (predictions made are kept)."""
     from mrstnet.data.stream import (
         SourceError,
         StreamStats,
@@ -125,15 +130,19 @@ def watch(
             made.add(w.first, w.last)
             yield w
 
-    reader = WindowReader(counted(iter_windows(source, predictor.spec, step, chunk=1, stats=stats)),
-                          keep=keep, maxsize=2)  # fmt: skip
+    # oneDNN builds its kernels on the first call: do it before the first window waits
+    spec = predictor.spec
+    size = spec.crop_size
+    predictor.probs(torch.zeros(1, 3, spec.frames, size, size, dtype=torch.uint8))
+    windows = iter_windows(source, spec, step, chunk=1, stats=stats)
+    reader = WindowReader(counted(windows), keep=keep, maxsize=2)
     start = time.monotonic()
     deadline = start + max_seconds if max_seconds else None
     try:
         while True:
             w = reader.get(deadline=deadline)
             if deadline is not None and time.monotonic() >= deadline:
-                summary.ended = "--max-seconds"
+                summary.ended = MAX_SECONDS
                 break
             if w is None:
                 break
@@ -153,9 +162,9 @@ def watch(
             if on_prediction is not None:
                 on_prediction(record)
     except KeyboardInterrupt:
-        summary.ended = "interrupted"
+        summary.ended = INTERRUPTED
     except SourceError as e:
-        summary.ended, summary.error = "error", e.reason
+        summary.ended, summary.error = BROKE_OFF, str(e)
         if summary.predictions == 0 and stats.frames == 0:
             raise  # nothing came through at all: as if it could not be opened
     finally:
@@ -168,4 +177,4 @@ def watch(
     return summary
 
 
-__all__ = ["Coverage", "WatchSummary", "watch"]
+__all__ = ["BROKE_OFF", "END", "INTERRUPTED", "MAX_SECONDS", "Coverage", "WatchSummary", "watch"]
