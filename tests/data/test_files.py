@@ -54,7 +54,8 @@ def test_a_glob_without_an_extension_keeps_the_video_files(tree):
 def test_empty_folders_and_patterns_warn_and_nothing_found_is_an_error(tree):
     (tree / "empty").mkdir()
     said = []
-    found = find_videos([str(tree / "empty"), str(tree / "*.webm"), str(tree / "clips")], said.append)
+    inputs = [str(tree / "empty"), str(tree / "*.webm"), str(tree / "clips")]
+    found = find_videos(inputs, said.append)
     assert found == [tree / "clips" / "deep" / "er" / "y.MP4", tree / "clips" / "x.avi"]
     assert len(said) == 2 and "no video files in this folder" in said[0]
     assert "no file matches" in said[1]

@@ -96,7 +96,9 @@ def test_a_video_shorter_than_a_window_gets_one_looped_window(tiny_ckpt, tmp_pat
     assert len(report["segments"]) == 1
 
 
-def test_the_picture_without_matplotlib_says_how_to_get_it(tiny_ckpt, tmp_path, monkeypatch, capsys):
+def test_the_picture_without_matplotlib_says_how_to_get_it(
+    tiny_ckpt, tmp_path, monkeypatch, capsys
+):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     args = ["timeline", str(tmp_path / "any.avi"), "--checkpoint", str(tiny_ckpt)]
     assert main([*args, "--png", str(tmp_path / "t.png")]) == 1
