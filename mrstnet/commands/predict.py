@@ -37,6 +37,12 @@ def register(sub) -> None:
     p.add_argument("--crops", type=int, default=1, choices=(1, 3))
     p.add_argument("--batch-size", type=int, default=8, help="clips per model call (default 8)")
     p.add_argument("--workers", type=int, default=1, help="decoding threads (0: no overlap)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch threads for the model (default: torch's less one, for decoding)",
+    )
     p.add_argument("--device")
     p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
     p.add_argument("--csv", metavar="FILE", help="one row per file, written as files finish")
@@ -53,7 +59,7 @@ def run(args) -> int:
     from mrstnet.data.files import find_videos
     from mrstnet.deploy.weights import demo_checkpoint
     from mrstnet.engine.batch import predict_files
-    from mrstnet.engine.inference import load_predictor
+    from mrstnet.engine.inference import load_predictor, set_model_threads
     from mrstnet.engine.reports import Report, top_cells, top_columns
 
     if args.top < 1 or args.clips < 1 or args.batch_size < 1 or args.workers < 0:
@@ -67,6 +73,7 @@ def run(args) -> int:
         print(f"mrstnet predict: warning: {message}", file=sys.stderr)
 
     paths = find_videos(args.videos, warn=warn)
+    set_model_threads(args.threads)
     predictor = load_predictor(checkpoint, device=args.device, amp=not args.no_amp)
     results = predict_files(
         predictor,

@@ -45,6 +45,12 @@ def register(sub) -> None:
     p.add_argument("--csv", metavar="FILE", help="one row per window, written as scored")
     p.add_argument("--json", metavar="FILE", help="windows, segments and settings")
     p.add_argument("--png", metavar="FILE", help="timeline picture (needs matplotlib)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch threads for the model (default: torch's less one, for decoding)",
+    )
     p.add_argument("--device")
     p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (default: on a TTY)")
@@ -57,7 +63,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from mrstnet.deploy.weights import demo_checkpoint
-    from mrstnet.engine.inference import load_predictor
+    from mrstnet.engine.inference import load_predictor, set_model_threads
     from mrstnet.engine.reports import Report, top_cells, top_columns
     from mrstnet.engine.timeline import MISSING_PLOT, plot_timeline, summarize, timeline
 
@@ -77,6 +83,7 @@ def run(args) -> int:
     if checkpoint is None:
         checkpoint = demo_checkpoint()
         print(f"using the shipped demo weights {checkpoint}")
+    set_model_threads(args.threads)
     predictor = load_predictor(checkpoint, device=args.device, amp=not args.no_amp)
     header = ["window", "start", "end", "looped", *top_columns(args.top)]
     bar = tqdm(

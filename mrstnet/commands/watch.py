@@ -59,6 +59,12 @@ def register(sub) -> None:
         help="FFmpeg option for opening the source, e.g. rtsp_transport=tcp (repeatable)",
     )
     p.add_argument("--format", metavar="NAME", help="FFmpeg input format (v4l2 for /dev/video*)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch threads for the model (default: torch's less one, for decoding)",
+    )
     p.add_argument("--device")
     p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
     p.set_defaults(func=run)
@@ -80,7 +86,7 @@ def run(args) -> int:
 
     from mrstnet.data.stream import FrameSource
     from mrstnet.deploy.weights import demo_checkpoint
-    from mrstnet.engine.inference import load_predictor
+    from mrstnet.engine.inference import load_predictor, set_model_threads
     from mrstnet.engine.live import BROKE_OFF, watch
     from mrstnet.engine.reports import top_text
 
@@ -95,6 +101,7 @@ def run(args) -> int:
     if checkpoint is None:
         checkpoint = demo_checkpoint()
         print(f"using the shipped demo weights {checkpoint}", file=sys.stderr)
+    set_model_threads(args.threads)
     predictor = load_predictor(checkpoint, device=args.device, amp=not args.no_amp)
 
     def show(record: dict) -> None:

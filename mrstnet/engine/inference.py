@@ -24,6 +24,8 @@ from .checkpoint import build_model_from_checkpoint, load_checkpoint
 from .distributed import device_of
 from .evaluate import autocast
 
+_TORCH_THREADS = torch.get_num_threads()  # torch's default, before any command changes it
+
 
 @dataclass(frozen=True)
 class _Geometry:  # re-point to ClipSpec (mrstnet.data.clip_spec) and drop this class
@@ -101,4 +103,16 @@ def load_predictor(
     )
 
 
-__all__ = ["Predictor", "load_predictor", "spec_from_checkpoint"]
+def set_model_threads(threads: int | None = None) -> int:
+    """Torch threads for the model when decoding runs beside it (predict, timeline, watch):
+    `threads`, or torch's default less one, so that the decoding thread keeps a core (at
+    least 1). On the 2-core development machine one model thread beside the decoder ran
+    the demo timeline 2.5x faster than two (benchmarks/results/own_videos.md)."""
+    if threads is not None and threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
+    n = threads or max(1, _TORCH_THREADS - 1)
+    torch.set_num_threads(n)
+    return n
+
+
+__all__ = ["Predictor", "load_predictor", "set_model_threads", "spec_from_checkpoint"]
