@@ -41,7 +41,11 @@ def register(sub) -> None:
     p.add_argument("--top", type=int, default=3, help="classes per window in the outputs")
     p.add_argument("--smooth", type=int, default=3, help="windows averaged, odd (1: none)")
     p.add_argument("--threshold", type=float, default=0.5, help="smoothed probability needed")
-    p.add_argument("--batch-size", type=int, default=8, help="windows per model call")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        help="windows per model call (default: 16 clips of 16x64x64, fewer for bigger clips)",
+    )
     p.add_argument("--csv", metavar="FILE", help="one row per window, written as scored")
     p.add_argument("--json", metavar="FILE", help="windows, segments and settings")
     p.add_argument("--png", metavar="FILE", help="timeline picture (needs matplotlib)")
@@ -67,7 +71,7 @@ def run(args) -> int:
     from mrstnet.engine.reports import Report, top_cells, top_columns
     from mrstnet.engine.timeline import MISSING_PLOT, plot_timeline, summarize, timeline
 
-    if args.top < 1 or args.batch_size < 1:
+    if args.top < 1 or (args.batch_size is not None and args.batch_size < 1):
         raise ValueError("--top and --batch-size must be >= 1")
     if not 0 <= args.threshold <= 1:
         raise ValueError(f"--threshold must be between 0 and 1, got {args.threshold}")

@@ -100,7 +100,7 @@ class StreamStats:
 
 
 class FrameSource:
-    """An open video source. `frames()` yields (Frame, RGB uint8 (H, W, 3)) in order.
+    """An open video source; `frames()` yields (Frame, av.VideoFrame) in order.
 
     `open_timeout` bounds the wait for a source to open, `read_timeout` the wait for each
     read after that (a stream that stalls); both in seconds. `options` go to FFmpeg
@@ -122,6 +122,7 @@ class FrameSource:
         self.live = is_url(self.name) or is_device(self.name)
         self.realtime = realtime
         self.read_timeout = read_timeout
+        self._reading = threading.Lock()  # held while FFmpeg reads: close() waits for it
         if not self.live:
             path = Path(self.name)
             if not path.exists():
@@ -171,7 +172,13 @@ class FrameSource:
         return None
 
     def close(self) -> None:
-        self.container.close()
+        """Close the source, unless a decoding thread is still inside a read after the read
+        time-out (FFmpeg must not free what it reads; the process reclaims it at exit)."""
+        if self._reading.acquire(timeout=self.read_timeout + 1):
+            try:
+                self.container.close()
+            finally:
+                self._reading.release()
 
     def __enter__(self) -> FrameSource:
         return self
@@ -189,7 +196,8 @@ class FrameSource:
         while True:
             tic = time.perf_counter()
             try:
-                frame = next(decoded)
+                with self._reading:
+                    frame = next(decoded)
             except StopIteration:
                 return
             except Exception as exc:

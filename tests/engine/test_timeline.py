@@ -134,3 +134,18 @@ def test_demo_weights_find_two_actions_in_order(tmp_path):
     assert right >= 0.75, segs
     change = next(s["start"] for s in segs if s["class"] == "MoveUp" and s["start"] > 2.5)
     assert abs(change - 3.84) < 0.64, segs
+
+
+def test_default_batch_holds_about_the_same_pixels():
+    from mrstnet.engine.inference import spec_from_checkpoint
+    from mrstnet.engine.timeline import default_batch
+
+    def spec(frames, crop):
+        return spec_from_checkpoint(
+            {"data": {"frames": frames, "short_side": crop, "crop_size": crop}}
+        )
+
+    assert default_batch(spec(16, 64)) == 16
+    assert default_batch(spec(16, 112)) == 5
+    assert default_batch(spec(16, 224)) == 1
+    assert default_batch(spec(8, 32)) == 16  # never more than 16
