@@ -107,7 +107,7 @@ def set_model_threads(threads: int | None = None) -> int:
     """Torch threads for the model when decoding runs beside it (predict, timeline, watch):
     `threads`, or torch's default less one, so that the decoding thread keeps a core (at
     least 1). On the 2-core development machine one model thread beside the decoder ran
-    the demo timeline 2.5x faster than two (benchmarks/results/own_videos.md)."""
+    the demo timeline 1.6x faster than two (benchmarks/results/own_videos.md)."""
     if threads is not None and threads < 1:
         raise ValueError(f"--threads must be >= 1, got {threads}")
     n = threads or max(1, _TORCH_THREADS - 1)

@@ -85,9 +85,10 @@ def score_windows(
 
 
 def default_batch(spec) -> int:
-    """Windows per model call: 16 of the demo's 16x64x64 clips (batch 16 ran 30% faster
-    per window than 8 on the development CPU), fewer for bigger clips, so that a batch
-    holds about the same number of pixels (1 for 16x224x224)."""
+    """Windows per model call: 16 of the demo's 16x64x64 clips (the demo timeline ran
+    1.5x faster with batches of 16 than of 8 on the development CPU,
+    benchmarks/results/own_videos.md), fewer for bigger clips, so that a batch holds
+    about the same number of pixels (1 for 16x224x224)."""
     pixels = spec.frames * spec.crop_size**2
     return max(1, min(16, round(16 * 16 * 64 * 64 / pixels)))
 
