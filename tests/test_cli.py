@@ -82,6 +82,8 @@ ONE_USER_ERROR = {
     "synth": (["synth", "--classes", "1"], "classes must be between 2 and 16"),
     "test": (["test", "--checkpoint", "/nope.pt", "--dataset", "ucf101"], "/nope"),
     "train": (["train", "--dataset", "ucf101", "--root", "/nope", "--preset", "demo"], "/nope"),
+    "timeline": (["timeline", "--checkpoint", "/nope.pt", "v.avi"], "no checkpoint at"),
+    "watch": (["watch", "--checkpoint", "/nope.pt", "v.avi"], "no checkpoint at"),
     "visualize": (["visualize", "--checkpoint", "/nope.pt", "v.avi"], "no checkpoint at"),
 }
 
@@ -206,12 +208,12 @@ def test_mrstnet_debug_keeps_the_traceback(monkeypatch):
 
 
 def test_a_bug_is_not_reported_as_a_user_error(monkeypatch):
-    import mrstnet.engine.runner as runner
+    import mrstnet.engine.inference as inference
 
     def broken(*args, **kwargs):
         raise TypeError("a bug")
 
-    monkeypatch.setattr(runner, "predict", broken)
+    monkeypatch.setattr(inference, "load_predictor", broken)
     with pytest.raises(TypeError, match="a bug"):
         main(["predict", "--checkpoint", "x.pt", "v.avi"])
 

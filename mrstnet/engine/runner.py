@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from . import distributed
 from .balance import class_table, labels_of
@@ -21,7 +20,7 @@ from .config import (
     merge_overrides,
     parse_overrides,
 )
-from .evaluate import autocast, evaluate, summary
+from .evaluate import evaluate, summary
 from .run_split import test_split, training_split
 from .train import fit, seed_everything
 
@@ -263,7 +262,6 @@ def write_json(path: str | Path, obj: dict) -> None:
     path.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-@torch.no_grad()
 def predict(
     checkpoint,
     videos: list[str],
@@ -275,40 +273,15 @@ def predict(
     batch_size: int = 8,
     amp: bool = True,
 ) -> list[dict]:
-    """Top classes with probabilities for each video file, from a checkpoint alone: the
-    mean of the softmax scores of `clips` clips x `crops` crops cut by its clip spec."""
-    from mrstnet.data import load_clips, normalize
-    from mrstnet.engine.optimize import optimize
+    """Top classes with probabilities for each video file, from a checkpoint alone
+    (`mrstnet.engine.batch.predict_files` as a list)."""
+    from .batch import predict_files
+    from .inference import load_predictor
 
-    dev = distributed.device_of(device)
-    ckpt = load_checkpoint(checkpoint)
-    model = optimize(build_model_from_checkpoint(ckpt).to(dev), dtype=None, compile=False)
-    classes = ckpt["classes"]
-    spec = clip_spec_of(ckpt).replace(num_clips=clips, crops=crops)
-    results = []
-    for path in videos:
-        try:
-            x = load_clips(path, spec)
-        except Exception as e:  # an unreadable file is reported, not fatal for the others
-            results.append({"video": str(path), "error": f"{type(e).__name__}: {e}"})
-            continue
-        probs = []
-        for chunk in x.split(batch_size):
-            with torch.inference_mode(), autocast(dev, amp):
-                logits = model(normalize(chunk.to(dev)))
-            probs.append(logits.float().softmax(-1).cpu())
-        p = torch.cat(probs).mean(0)
-        values, idx = p.topk(min(top, len(classes)))
-        results.append(
-            {
-                "video": str(path),
-                "top": [
-                    {"class": classes[i], "index": int(i), "prob": float(v)}
-                    for v, i in zip(values.tolist(), idx.tolist(), strict=True)
-                ],
-            }
-        )
-    return results
+    predictor = load_predictor(checkpoint, device=device, amp=amp)
+    return list(
+        predict_files(predictor, videos, top=top, clips=clips, crops=crops, batch_size=batch_size)
+    )
 
 
 __all__ = [
