@@ -91,11 +91,12 @@ def contact_sheet(path: Path, *, difficulty="easy", frames=24, size=80, columns=
     plt.close(fig)
 
 
-def run(name: str, workdir: Path, steps: int | None) -> dict:
+def run(name: str, workdir: Path, steps: int | None, threads: int) -> dict:
     from mrstnet.data.humans import write_humans
     from mrstnet.engine.demo import run_demo
 
     synth, preset, sets = RUNS[name]
+    sets = [*sets, f"threads={threads}", f"num_workers={threads}"]
     sets = [*sets, f"max_steps={steps}"] if steps else sets
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
@@ -130,6 +131,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated, of {list(RUNS)}")
     p.add_argument("--steps", type=int, help="override the preset's max_steps")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads and loader workers (default 1: on a shared, loaded machine two "
+        "threads each were 8x slower than one, measured)",
+    )
     p.add_argument("--workdir", default="/tmp/mrstnet-humans-calibration")
     p.add_argument("--sheet", help="only write a contact sheet PNG of every class here")
     args = p.parse_args()
@@ -137,12 +145,9 @@ def main() -> None:
         contact_sheet(Path(args.sheet))
         print(f"wrote {args.sheet}")
         return
-    import torch
-
-    torch.set_num_threads(2)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     for name in args.runs.split(","):
-        entry = run(name, Path(args.workdir), args.steps)
+        entry = run(name, Path(args.workdir), args.steps, args.threads)
         print(json.dumps(entry))
         results.append(entry)
         RESULTS.write_text(json.dumps(results, indent=1) + "\n")

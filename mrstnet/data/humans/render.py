@@ -56,7 +56,8 @@ def random_cloth(rng: np.random.Generator, avoid, contrast: float, scale: float)
     base = random_colour(rng, avoid, contrast)
     second = np.clip(base + rng.uniform(-0.5, 0.5, 3), 0, 1).astype(np.float32)
     pattern = PATTERNS[int(rng.integers(0, len(PATTERNS)))]
-    return Cloth(base, second, pattern, rng.uniform(2.5, 6) * scale, rng.uniform(0.4, 0.9))
+    period, strength = float(rng.uniform(2.5, 6) * scale), float(rng.uniform(0.4, 0.9))
+    return Cloth(base, second, pattern, period, strength)
 
 
 def random_look(rng: np.random.Generator, avoid, contrast: float, scale: float) -> Look:
@@ -116,23 +117,20 @@ class Canvas:
 
     def _box(self, lo: np.ndarray, hi: np.ndarray):
         """The part of the canvas that holds [lo, hi] ((T, 2) pixels) in each frame, as
-        (xs (T, 1, w), ys (T, h, 1), flat index (T, h, w) into the canvas's pixels)."""
-        t, bh, bw = self.rgba.shape[:3]
+        (xs (T, 1, w), ys (T, h, 1), where: (top-left corners (T, 2) in the canvas, h, w))."""
+        bh, bw = self.rgba.shape[1:3]
         w, h = np.ceil(hi - np.floor(lo)).max(axis=0).astype(int) + 1
         w, h = min(int(w), bw), min(int(h), bh)
         ox = np.clip(np.floor(lo[:, 0]) - self.x0, 0, bw - w).astype(int)
         oy = np.clip(np.floor(lo[:, 1]) - self.y0, 0, bh - h).astype(int)
-        cols = ox[:, None, None] + np.arange(w)[None, None, :]
-        rows = oy[:, None, None] + np.arange(h)[None, :, None]
-        xs = (self.x0[:, None, None] + cols).astype(np.float32)
-        ys = (self.y0[:, None, None] + rows).astype(np.float32)
-        index = (np.arange(t)[:, None, None] * bh + rows) * bw + cols
-        return xs, ys, index
+        xs = (self.x0 + ox)[:, None, None] + np.arange(w, dtype=np.float32)[None, None, :]
+        ys = (self.y0 + oy)[:, None, None] + np.arange(h, dtype=np.float32)[None, :, None]
+        return xs.astype(np.float32), ys.astype(np.float32), (np.stack([oy, ox], 1), h, w)
 
     def capsule(self, p0: np.ndarray, p1: np.ndarray, r: float, cloth: Cloth, shade=1.0):
         """Paint the segment p0 -> p1 ((T, 2) image pixels) r pixels thick, over what is
         there. Edges are anti-aliased over one pixel."""
-        xs, ys, index = self._box(np.minimum(p0, p1) - r - 1, np.maximum(p0, p1) + r + 1)
+        xs, ys, where = self._box(np.minimum(p0, p1) - r - 1, np.maximum(p0, p1) + r + 1)
         ex = (p1[:, 0] - p0[:, 0]).astype(np.float32)[:, None, None]
         ey = (p1[:, 1] - p0[:, 1]).astype(np.float32)[:, None, None]
         dx = xs - p0[:, 0].astype(np.float32)[:, None, None]  # (T, 1, w)
@@ -152,7 +150,7 @@ class Canvas:
             colour = cloth.base * light[..., None]
         else:
             colour = (cloth.base + (cloth.second - cloth.base) * m[..., None]) * light[..., None]
-        self.paint(a, colour, index)
+        self.paint(a, colour, where)
 
     def over(self, video: np.ndarray) -> None:
         """Composite the boxes over `video` (T, H, W, 3) in place; what falls outside it is
@@ -168,33 +166,35 @@ class Canvas:
                 region *= 1 - rgba[..., 3:]
                 region += rgba[..., :3]
 
-    def paint(self, a: np.ndarray, colour: np.ndarray, index) -> None:
-        """Paint `colour` with coverage `a` ((T, h, w)) at `index` (from _box)."""
-        pixels = self.rgba.reshape(-1, 4)
-        old = pixels[index]
-        target = np.empty_like(old)
+    def paint(self, a: np.ndarray, colour: np.ndarray, where) -> None:
+        """Paint `colour` ((T, h, w, 3) or (3,)) with coverage `a` ((T, h, w)) into the
+        boxes `where` (from _box)."""
+        corners, h, w = where
+        target = np.empty((*a.shape, 4), np.float32)
         target[..., :3] = colour
         target[..., 3] = 1.0
-        pixels[index] = old + (target - old) * a[..., None]
+        for i, (y, x) in enumerate(corners):  # slices: faster than a fancy-indexed gather
+            region = self.rgba[i, y : y + h, x : x + w]
+            region += (target[i] - region) * a[i, :, :, None]
 
     def disc(self, c: np.ndarray, r: float, colour: np.ndarray):
-        """Paint a disc of centre c (T, 2); return (dx, dy, a, index) for painting more."""
-        xs, ys, index = self._box(c - r - 1, c + r + 1)
+        """Paint a disc of centre c (T, 2); return (dx, dy, a, where) for painting more."""
+        xs, ys, where = self._box(c - r - 1, c + r + 1)
         dx = xs - c[:, 0].astype(np.float32)[:, None, None]
         dy = ys - c[:, 1].astype(np.float32)[:, None, None]
         d = np.sqrt(dx * dx + dy * dy)
         a = np.clip(r + 0.5 - d, 0, 1)
         light = 1.0 - 0.3 * np.clip(d / (r + 0.5), 0, 1) ** 2
-        self.paint(a, colour * light[..., None], index)
-        return dx, dy, a, index
+        self.paint(a, colour * light[..., None], where)
+        return dx, dy, a, where
 
     def box(self, c: np.ndarray, half_w: float, half_h: float, colour: np.ndarray) -> None:
         """Paint an axis-aligned box of centre c (T, 2), anti-aliased edges."""
         half = np.array([half_w, half_h])
-        xs, ys, index = self._box(c - half - 1, c + half + 1)
+        xs, ys, where = self._box(c - half - 1, c + half + 1)
         ax = np.clip(half_w + 0.5 - np.abs(xs - c[:, 0, None, None]), 0, 1)
         ay = np.clip(half_h + 0.5 - np.abs(ys - c[:, 1, None, None]), 0, 1)
-        self.paint((ax * ay).astype(np.float32), colour, index)
+        self.paint((ax * ay).astype(np.float32), colour, where)
 
 
 def draw_figure(
@@ -248,12 +248,12 @@ def draw_figure(
 
     def head() -> None:
         rad = r(body.head)
-        dx, dy, a, index = canvas.disc(j["head"], rad, look.skin.base)
+        dx, dy, a, where = canvas.disc(j["head"], rad, look.skin.base)
         # hair on top (and at the back of the head in a side view)
         hair = (dy < -0.25 * rad) & (dx < np.inf)
         if not front:
             hair |= (dx * facing < -0.35 * rad) & (dy < 0.35 * rad)
-        canvas.paint(a * hair, look.hair, index)
+        canvas.paint(a * hair, look.hair, where)
 
     if front:
         leg("b", far)
@@ -307,17 +307,22 @@ def background(
     for _ in range(clutter):
         cy, cx = rng.uniform(0, h), rng.uniform(0, w)
         ry, rx = rng.uniform(0.04, 0.18) * h, rng.uniform(0.03, 0.15) * h
+        # work on the blob's bounding box only
+        y0, y1 = max(int(cy - ry), 0), min(int(cy + ry) + 1, h)
+        x0, x1 = max(int(cx - rx), 0), min(int(cx + rx) + 1, w)
+        by, bx = yy[y0:y1, x0:x1], xx[y0:y1, x0:x1]
         if rng.random() < 0.5:
-            inside = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1
+            inside = ((by - cy) / ry) ** 2 + ((bx - cx) / rx) ** 2 < 1
         else:
-            inside = (np.abs(yy - cy) < ry) & (np.abs(xx - cx) < rx)
+            inside = (np.abs(by - cy) < ry) & (np.abs(bx - cx) < rx)
         colour = rng.random(3).astype(np.float32)
         if rng.random() < 0.5:  # striped
             second = rng.random(3).astype(np.float32)
             period = rng.uniform(2, 7)
-            m = (np.sin(2 * np.pi * (xx if rng.random() < 0.5 else yy) / period) > 0)[..., None]
+            m = (np.sin(2 * np.pi * (bx if rng.random() < 0.5 else by) / period) > 0)[..., None]
             paint = np.where(m, colour, second)
         else:
-            paint = np.broadcast_to(colour, out.shape)
-        out[inside] = paint[inside]
+            paint = np.broadcast_to(colour, (*by.shape, 3))
+        region = out[y0:y1, x0:x1]
+        region[inside] = paint[inside]
     return np.clip(out, 0, 1)

@@ -178,10 +178,15 @@ def render_video(
     frames_out = np.empty((frames, size, size, 3), np.float32)
     for i, (dy, dx) in enumerate(shift):
         frames_out[i] = video[i, dy : dy + size, dx : dx + size]
-    frames_out *= 1 + r_noise.normal(0, nz.flicker, (frames, 1, 1, 1)).astype(np.float32)
-    # uniform noise of std nz.noise (cheaper to draw than normal noise)
-    frames_out += (r_noise.random(frames_out.shape, dtype=np.float32) - 0.5) * (nz.noise * 12**0.5)
-    return (np.clip(frames_out, 0, 1) * 255 + 0.5).astype(np.uint8)
+    # flicker, then uniform noise of std nz.noise (cheaper to draw than normal noise), in
+    # place and in 0..255
+    frames_out *= (1 + r_noise.normal(0, nz.flicker, (frames, 1, 1, 1)).astype(np.float32)) * 255
+    noise = r_noise.random(frames_out.shape, dtype=np.float32)
+    noise -= 0.5
+    noise *= nz.noise * 12**0.5 * 255
+    frames_out += noise
+    frames_out += 0.5
+    return np.clip(frames_out, 0, 255, out=frames_out).astype(np.uint8)
 
 
 def _second_figure(rng, video, frames, c, fig, pan, ground, difficulty, nz):
