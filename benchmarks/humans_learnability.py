@@ -33,13 +33,18 @@ RUNS = {
         "demo",
         [],
     ),
+    "easy_demo_1200": (
+        dict(classes=6, videos_per_class=150, frames=24, size=80, difficulty="easy"),
+        "demo",
+        ["max_steps=1200"],
+    ),
     "hard_demo": (
-        dict(classes=6, videos_per_class=90, frames=24, size=80, difficulty="hard"),
+        dict(classes=6, videos_per_class=150, frames=24, size=80, difficulty="hard"),
         "demo",
         [],
     ),
     "hard_ablation": (
-        dict(classes=6, videos_per_class=90, frames=24, size=80, difficulty="hard"),
+        dict(classes=6, videos_per_class=150, frames=24, size=80, difficulty="hard"),
         "ablation",
         [],
     ),

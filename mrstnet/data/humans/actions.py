@@ -202,7 +202,7 @@ class Action:
     front: bool = False  # front view (else side view)
     facing: int = 0  # +1 right, -1 left, 0 random (direction is no part of the class)
     period: tuple[tuple[float, float], tuple[float, float]] | None = None
-    span: tuple[tuple[float, float], tuple[float, float]] = ((0.7, 0.9), (0.45, 0.95))
+    span: tuple[tuple[float, float], tuple[float, float]] = ((0.8, 0.95), (0.45, 0.95))
     reverse_of: str | None = None  # this class is that class's video played backwards
 
 

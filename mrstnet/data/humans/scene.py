@@ -46,8 +46,10 @@ def nuisance(difficulty: float) -> Nuisance:
         texture=0.15 + 0.45 * d,
         contrast=0.3 - 0.22 * d,
         shapes=round(4 * d),
-        second_figure=0.8 * d,
-        occluder=0.6 * d,
+        # none at the easy end: a partial figure clapping behind a waving one, or a pole
+        # hiding half the body, is a nuisance for the harder settings
+        second_figure=float(np.clip(1.15 * (d - 0.3), 0, 0.8)),
+        occluder=float(np.clip(0.75 * (d - 0.2), 0, 0.6)),
         jitter=1.2 * d,
         flicker=0.04 * d,
         noise=0.01 + 0.04 * d,
