@@ -38,6 +38,11 @@ RUNS = {
         "demo",
         ["max_steps=1200"],
     ),
+    "easy4_demo": (
+        dict(classes=4, videos_per_class=150, frames=24, size=80, difficulty="easy"),
+        "demo",
+        [],
+    ),
     "hard_demo": (
         dict(classes=6, videos_per_class=150, frames=24, size=80, difficulty="hard"),
         "demo",
@@ -157,12 +162,12 @@ def main() -> None:
         contact_sheet(Path(args.sheet))
         print(f"wrote {args.sheet}")
         return
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     for name in args.runs.split(","):
         entry = run(name, Path(args.workdir), args.steps, args.threads)
         print(json.dumps(entry))
-        results.append(entry)
-        RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+        # read just before writing: runs may go on side by side
+        results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+        RESULTS.write_text(json.dumps([*results, entry], indent=1) + "\n")
 
 
 if __name__ == "__main__":

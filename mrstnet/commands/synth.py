@@ -1,4 +1,4 @@
-"""`mrstnet synth`: write a synthetic motion set (SPEC §5) as real encoded videos."""
+"""`mrstnet synth`: write a synthetic motion set (moving shapes or human actions) as real videos."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ doing KTH-style actions, with random proportions, clothing, scale, position, spe
 phase, in a cluttered scene with other moving things and camera shake. Classes in pairs
 (--classes N takes the first N):
   hand_clapping   hand_waving     motion only (one arm arc, clapping ~3x faster)
-  squat_down      stand_up        motion only (one video played backwards)
   jog_right       run_right       motion only (one stride, running at a faster cadence)
+  squat_down      stand_up        motion only (one video played backwards)
   walk_right      walk_left       direction
   box_right       box_left        direction
   jog_left        run_left        motion only

@@ -9,9 +9,9 @@ Classes, in pairs (`--classes N` takes the first N; even N keeps pairs whole)::
 
     hand_clapping  hand_waving     motion only: one arm arc (hands together overhead <->
                                    arms level); clapping runs it ~3x faster
-    squat_down     stand_up        motion only: one video played forwards / backwards
     jog_right      run_right       motion only: one stride (same poses); running has a
                                    faster cadence, hence more travel per frame
+    squat_down     stand_up        motion only: one video played forwards / backwards
     walk_right     walk_left       direction (side view, facing and travel)
     box_right      box_left        direction
     jog_left       run_left        motion only, as jog_right / run_right
@@ -52,8 +52,8 @@ PAIRS: list[tuple[str, str]] = [(CLASSES[i], CLASSES[i + 1]) for i in range(0, l
 # Pairs whose classes differ only in motion (same poses, another order or rate).
 MOTION_ONLY: list[tuple[str, str]] = [
     ("hand_clapping", "hand_waving"),
-    ("squat_down", "stand_up"),
     ("jog_right", "run_right"),
+    ("squat_down", "stand_up"),
     ("jog_left", "run_left"),
     ("bend_down", "straighten_up"),
 ]

@@ -214,10 +214,10 @@ ACTIONS: dict[str, Action] = {
     for a in [
         Action("hand_clapping", arms_overhead, front=True, period=((5, 7.5), (5, 9.5))),
         Action("hand_waving", arms_overhead, front=True, period=((14, 22), (10.5, 24))),
-        Action("squat_down", squat),
-        Action("stand_up", squat, reverse_of="squat_down"),
         Action("jog_right", stride, facing=1, period=JOG),
         Action("run_right", stride, facing=1, period=RUN),
+        Action("squat_down", squat),
+        Action("stand_up", squat, reverse_of="squat_down"),
         Action("walk_right", walk, facing=1, period=WALK),
         Action("walk_left", walk, facing=-1, period=WALK),
         Action("box_right", box, facing=1, period=((10, 14), (8, 18))),
