@@ -43,6 +43,16 @@ RUNS = {
         "demo",
         [],
     ),
+    "easy4_demo_1200": (
+        dict(classes=4, videos_per_class=200, frames=24, size=80, difficulty="easy"),
+        "demo",
+        ["max_steps=1200"],
+    ),
+    "medium_ablation": (
+        dict(classes=6, videos_per_class=150, frames=24, size=80, difficulty="medium"),
+        "ablation",
+        [],
+    ),
     "hard_demo": (
         dict(classes=6, videos_per_class=150, frames=24, size=80, difficulty="hard"),
         "demo",
@@ -96,8 +106,9 @@ def contact_sheet(path: Path, *, difficulty="easy", frames=24, size=80, columns=
         f"--kind humans --difficulty {difficulty}: frames {shown} of one video a class "
         "(* motion-only pair)",
         fontsize=7,
+        y=0.996,
     )
-    fig.tight_layout(pad=0.2, rect=(0, 0, 1, 0.985))
+    fig.tight_layout(pad=0.2, rect=(0, 0, 1, 0.98))
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     fig.savefig(buffer, dpi=80)
