@@ -23,8 +23,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import numpy as np
+
+from mrstnet.data.layouts import FPS, write_dataset, write_video  # noqa: F401 (re-exported)
 
 # Pairs (forward, reversed). The reversed class is rendered by reversing the forward video.
 PAIRS: list[tuple[str, str]] = [
@@ -38,7 +39,6 @@ PAIRS: list[tuple[str, str]] = [
     ("FadeIn", "FadeOut"),
 ]
 CLASSES: list[str] = [name for pair in PAIRS for name in pair]
-FPS = 25
 MIN_FRAMES = 2  # a direction of motion needs two frames; one frame is its own reversal
 # The actor's half-size is 0.09-0.15 of the frame (down to a third of that in Grow): below
 # 16 pixels it covers no pixel in a good share of frames (at 16, in a few frames of Grow).
@@ -170,36 +170,6 @@ def render(kind: int, rng: np.random.Generator, frames: int, size: int) -> np.nd
     return (np.clip(video, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def write_video(
-    path: Path | str,
-    video: np.ndarray,
-    *,
-    fps: int = FPS,
-    codec: str = "mpeg4",
-    gop: int = 12,
-    quality: int = 3,
-    pix_fmt: str = "yuv420p",
-) -> None:
-    """Encode uint8 (T, H, W, 3) frames. `quality` is the mpeg4 qmax (1 best, 31 worst)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        stream.height, stream.width = video.shape[1:3]
-        stream.pix_fmt = pix_fmt
-        stream.codec_context.gop_size = gop
-        if codec == "mpeg4":
-            stream.bit_rate = 8_000_000
-            stream.codec_context.options = {"qmin": "1", "qmax": str(quality)}
-        for frame in video:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-
-
-def _crlf(path: Path, lines: list[str]) -> None:
-    path.write_bytes("".join(line + "\r\n" for line in lines).encode())
-
-
 def write_synthetic(
     out: Path | str,
     *,
@@ -208,8 +178,10 @@ def write_synthetic(
     frames: int = 32,
     size: int = 64,
     seed: int = 0,
+    layout: str = "ucf101",
 ) -> Path:
-    """Write the synthetic motion set to `out` (created) and return `out`.
+    """Write the synthetic motion set to `out` (created) in `layout` (mrstnet.data.layouts)
+    and return `out`.
 
     Deterministic in `seed`; about a second or two per hundred 32x64x64 videos on one core.
     """
@@ -219,29 +191,10 @@ def write_synthetic(
         raise ValueError(f"frames must be at least {MIN_FRAMES} (motion needs two), got {frames}")
     if size < MIN_SIZE:
         raise ValueError(f"size must be at least {MIN_SIZE} pixels, got {size}")
-    out = Path(out)
     names = class_names(classes)
-    groups = 9 if videos_per_class >= 9 else 3
-    lists = out / "ucfTrainTestlist"
-    lists.mkdir(parents=True, exist_ok=True)
-    _crlf(lists / "classInd.txt", [f"{i + 1} {n}" for i, n in enumerate(names)])
-    train: dict[int, list[str]] = {s: [] for s in (1, 2, 3)}
-    test: dict[int, list[str]] = {s: [] for s in (1, 2, 3)}
-    root_rng = np.random.default_rng(seed)
-    seeds = root_rng.integers(0, 2**63 - 1, size=(classes, videos_per_class))
-    for label, name in enumerate(names):
-        (out / name).mkdir(exist_ok=True)
-        for j in range(videos_per_class):
-            video = class_video(label, np.random.default_rng(int(seeds[label, j])), frames, size)
-            g, c = j % groups + 1, j // groups + 1
-            rel = f"{name}/v_{name}_g{g:02d}_c{c:02d}.avi"
-            write_video(out / rel, video)
-            for s in (1, 2, 3):
-                if (g - 1) % 3 == s - 1:
-                    test[s].append(rel)
-                else:
-                    train[s].append(f"{rel} {label + 1}")
-    for s in (1, 2, 3):
-        _crlf(lists / f"trainlist0{s}.txt", train[s])
-        _crlf(lists / f"testlist0{s}.txt", test[s])
-    return out
+    seeds = np.random.default_rng(seed).integers(0, 2**63 - 1, size=(classes, videos_per_class))
+
+    def video(label: int, j: int) -> np.ndarray:
+        return class_video(label, np.random.default_rng(int(seeds[label, j])), frames, size)
+
+    return write_dataset(out, names, videos_per_class, video, layout=layout)
