@@ -42,17 +42,31 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
     p.add_argument("--tiny", action="store_true", help="tiny sizes (required with --device cpu)")
-    p.add_argument("--out", help="JSON file (default benchmarks/results/gpu.json; "
-                   "gpu_tiny.json with --tiny)")  # fmt: skip
-    p.add_argument("--workdir", default="/tmp/mrstnet-gpu-check",
-                   help="logs, result parts, the synthetic set and the training run")  # fmt: skip
-    p.add_argument("--budget", type=float,
-                   help="overall seconds (default 480 on CUDA, 240 with --tiny)")  # fmt: skip
-    p.add_argument("--train-seconds", type=float, default=180,
-                   help="length of the learning run on the GPU (default 180)")  # fmt: skip
+    p.add_argument(
+        "--out", help="JSON file (default benchmarks/results/gpu.json; gpu_tiny.json with --tiny)"
+    )
+    p.add_argument(
+        "--workdir",
+        default="/tmp/mrstnet-gpu-check",
+        help="logs, result parts, the synthetic set and the training run",
+    )
+    p.add_argument(
+        "--budget", type=float, help="overall seconds (default 480 on CUDA, 600 with --tiny)"
+    )
+    p.add_argument(
+        "--train-seconds",
+        type=float,
+        default=180,
+        help="length of the learning run on the GPU (default 180)",
+    )
     p.add_argument("--gpus", type=int, help="processes for the DDP checks (default: every GPU)")
-    p.add_argument("--only", nargs="+", choices=NAMES, metavar="CHECK",
-                   help="run these checks (env always runs) and merge them into --out")  # fmt: skip
+    p.add_argument(
+        "--only",
+        nargs="+",
+        choices=NAMES,
+        metavar="CHECK",
+        help="run these checks (env always runs) and merge them into --out",
+    )
     p.add_argument("--skip", nargs="+", choices=NAMES, default=[], metavar="CHECK")
     p.add_argument("--list", action="store_true", help="list the checks and exit")
     # a check's own process (started by the runner)
@@ -70,7 +84,6 @@ def worker(args) -> int:
     from dataclasses import dataclass
 
     import torch
-
     from gpucheck.part import Part
     from gpucheck.sizes import Sizes, sizes_for
 
@@ -108,7 +121,7 @@ class Runner:
             (self.work / sub).mkdir(parents=True, exist_ok=True)
         default = "gpu_tiny.json" if args.tiny else "gpu.json"
         self.out = Path(args.out or RESULTS / default).resolve()
-        self.budget = args.budget or (240.0 if args.tiny else 480.0)
+        self.budget = args.budget or (600.0 if args.tiny else 480.0)
         self.t0 = time.monotonic()
         self.deadline = self.t0 + self.budget
         self.env = {
@@ -164,9 +177,15 @@ class Runner:
 
     # ----------------------------------------------------------------------- processes
     def _launch(self, argv: list[str], log_path: Path) -> subprocess.Popen:
-        log = open(log_path, "w")  # noqa: SIM115 - closed with the process, in _finish
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                env=self.env, start_new_session=True)  # fmt: skip
+        log = open(log_path, "w")  # noqa: SIM115 - closed with the process, in _kill
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,
+        )
         proc.log = log  # type: ignore[attr-defined]
         return proc
 
@@ -222,7 +241,8 @@ class Runner:
             return [sys.executable, "-m", "torch.distributed.run", "--standalone",
                     "--nproc_per_node", str(nproc), str(HERE / "gpucheck" / "ddp_worker.py"),
                     "--part", str(part), "--device", self.args.device, "--backend", backend,
-                    *(["--sync-bn"] if sync else []), *(["--tiny"] if self.args.tiny else [])]  # fmt: skip
+                    *(["--sync-bn"] if sync else []),
+                    *(["--tiny"] if self.args.tiny else [])]  # fmt: skip
         argv = [sys.executable, str(HERE / "gpu_check.py"), "--worker", check.name,
                 "--part", str(part), "--device", self.args.device,
                 "--workdir", str(self.work), "--train-seconds", str(self.args.train_seconds),
@@ -292,8 +312,11 @@ class Runner:
     def run(self) -> int:
         checks = self.selected()
         mode = "tiny sizes" if self.args.tiny else "full sizes"
-        print(f"mrstnet GPU check: {self.args.device}, {mode}, budget {self.budget:.0f} s -> "
-              f"{self.out} (logs: {self.work / 'logs'})", flush=True)  # fmt: skip
+        print(
+            f"mrstnet GPU check: {self.args.device}, {mode}, budget {self.budget:.0f} s -> "
+            f"{self.out} (logs: {self.work / 'logs'})",
+            flush=True,
+        )
         if any(c.name == "train" for c in checks):
             self.start_synth()
         for check in checks:
@@ -320,9 +343,14 @@ class Runner:
         if self.synth is not None and self.synth.poll() is None:
             self._kill(self.synth)
         checks = self.result["checks"]
-        self.result["estimates"] = report.estimates(self.result["throughput"])
-        failed = [k for k, v in checks.items() if v["status"] == "FAIL"
-                  or (v["status"] == "TIMEOUT" and not v.get("budget_cut"))]  # fmt: skip
+        # tiny sizes measure nothing worth an estimate
+        if not self.args.tiny:
+            self.result["estimates"] = report.estimates(self.result["throughput"])
+        failed = [
+            k
+            for k, v in checks.items()
+            if v["status"] == "FAIL" or (v["status"] == "TIMEOUT" and not v.get("budget_cut"))
+        ]
         cut = [k for k, v in checks.items() if v.get("budget_cut")]
         if exit_code is None:
             exit_code = 1 if failed else 3 if cut else 0
@@ -330,18 +358,23 @@ class Runner:
         self.result.update(status=verdict, failed=failed, cut_by_budget=cut, exit_code=exit_code)
         self.write()
         if self.result["throughput"]:
-            print("throughput (clips/s, median step, peak GPU memory allocated):")
+            print("speed: clips/s, median step time, peak GPU memory allocated")
             print("\n".join(report.throughput_lines(self.result["throughput"])))
-        if self.result["estimates"]:
+        if self.result.get("estimates"):
             print("reproduction estimates (GPU-bound, one GPU; docs/reproduce.md):")
             print("\n".join(report.estimate_lines(self.result["estimates"])))
-        counts = {s: sum(v["status"] == s for v in checks.values())
-                  for s in ("PASS", "FAIL", "SKIP", "TIMEOUT")}  # fmt: skip
+        counts = {
+            s: sum(v["status"] == s for v in checks.values())
+            for s in ("PASS", "FAIL", "SKIP", "TIMEOUT")
+        }
         print(
             f"RESULT: {verdict}: {counts['PASS']} passed, {counts['FAIL']} failed, "
             f"{counts['TIMEOUT']} timed out, {counts['SKIP']} skipped"
-            + (f" (cut by the budget: {', '.join(cut)}; rerun with --only {' '.join(cut)})"
-               if cut else "")  # fmt: skip
+            + (
+                f" (cut by the budget: {', '.join(cut)}; rerun with --only {' '.join(cut)})"
+                if cut
+                else ""
+            )
             + f"; {self.result['seconds']:.0f} s; exit {exit_code}",
             flush=True,
         )

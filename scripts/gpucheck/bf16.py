@@ -35,7 +35,7 @@ def bf16_train_step(ctx) -> tuple[str, str]:
     strict_fp32()
     b, frames, size = ctx.sizes.bf16
     torch.manual_seed(0)
-    base = net(ctx.sizes, dropout=0.0).to(ctx.device)
+    base = net(ctx.sizes, dropout=0.0, **ctx.sizes.bf16_net).to(ctx.device)
     x, y = clips(b, frames, size, ctx.device, base.num_classes)
     _, loss32, _, g32 = loss_and_grads(fresh_copy(base), x, y)
     model = trainer_layout(fresh_copy(base))
@@ -53,6 +53,7 @@ def bf16_train_step(ctx) -> tuple[str, str]:
         "step",
         {
             "input": [b, 3, frames, size, size],
+            "net_overrides": ctx.sizes.bf16_net,
             "loss_fp32": loss32.item(),
             "loss_bf16": loss16.item(),
             "loss_rel_diff": rel,

@@ -133,7 +133,10 @@ def env(ctx) -> tuple[str, str]:
             f"{names} x{len(gpus)}, driver {driver}, torch {torch.__version__}, "
             f"CUDA {torch.version.cuda}, cuDNN {info['cudnn']}, NCCL {nccl}"
         )
-    return "PASS", f"CPU {info['cpu']['model']} ({info['cpu']['cores']} cores), torch {torch.__version__}"
+    return (
+        "PASS",
+        f"CPU {info['cpu']['model']} ({info['cpu']['cores']} cores), torch {torch.__version__}",
+    )
 
 
 def no_cuda_message(torch_version: str, torch_cuda: str | None) -> str:

@@ -70,7 +70,10 @@ def _fp32(ref, fast, x, train: bool) -> dict:
     """Distances from the float64 reference: the float32 reference's (the yardstick) and the
     fast path's, in the default layout and channels_last_3d."""
     want = _logits(fresh_copy(ref).double(), x.double(), train)
-    out = {"scale": scale(want), "reference_fp32": max_err(_logits(fresh_copy(ref), x, train), want)}
+    out = {
+        "scale": scale(want),
+        "reference_fp32": max_err(_logits(fresh_copy(ref), x, train), want),
+    }
     out["fast"] = max_err(_logits(fresh_copy(fast), x, train), want)
     out["fast_channels_last"] = max_err(
         _logits(trainer_layout(fresh_copy(fast)), to_cl(x), train), want

@@ -34,7 +34,9 @@ def write_list(synth: Path, out: Path, repeat: int) -> Path:
     """train.txt ("Class/v.avi <0-based label>", each video `repeat` times) and classes.txt
     from the synthetic set's UCF-101 split 1."""
     lists = synth / "ucfTrainTestlist"
-    names = [ln.split()[1] for ln in (lists / "classInd.txt").read_text().splitlines() if ln.strip()]
+    names = [
+        ln.split()[1] for ln in (lists / "classInd.txt").read_text().splitlines() if ln.strip()
+    ]
     rows = []
     for line in (lists / "trainlist01.txt").read_text().splitlines():
         if line.strip():
@@ -113,13 +115,17 @@ def train(ctx) -> tuple[str, str]:
     nproc = ctx.args.nproc
     argv = train_argv(ctx, synth, lst, run_dir, nproc)
     ctx.part.detail("command", " ".join(argv))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     seconds = ctx.args.train_seconds if ctx.device.type == "cuda" else None
     log_path = work / "logs" / "train_run.log"
     t0 = time.perf_counter()
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env, start_new_session=True
+        )
         stopped = "finished"
         try:
             while proc.poll() is None:

@@ -58,8 +58,13 @@ def estimates(throughput: list[dict]) -> dict:
             "train_clips_per_s": round(tr["clips_per_s"], 1),
             "train_from": f"{tr['variant']} b{tr['batch']}",
             "infer_clips_per_s": round(inf["clips_per_s"], 1) if inf else None,
-            "inputs": {"epochs": epochs, "train_videos": train, "val_clips_per_epoch": val,
-                       "test_clips": test, "runs": runs},  # fmt: skip
+            "inputs": {
+                "epochs": epochs,
+                "train_videos": train,
+                "val_clips_per_epoch": val,
+                "test_clips": test,
+                "runs": runs,
+            },
         }
     return out
 
@@ -77,7 +82,8 @@ def check_line(name: str, rec: dict) -> str:
 def throughput_lines(throughput: list[dict]) -> list[str]:
     lines = []
     for e in throughput:
-        head = f"  {e['what']:5s} {e['model']:11s} {e['variant']:15s} b{e['batch']:<3d} {e.get('dtype', ''):4s}"
+        head = f"  {e['what']:5s} {e['model']:11s} {e['variant']:15s} b{e['batch']:<3d}"
+        head += f" {e.get('dtype', ''):4s}"
         if e.get("oom"):
             lines.append(f"{head}  out of memory")
             continue

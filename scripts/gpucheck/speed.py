@@ -85,8 +85,12 @@ def measure_train(
             model = trainer_layout(net(ctx.sizes, name, dropout=0.0).to(ctx.device))
         x, y = clips(batch, frames, size, ctx.device, model.num_classes)
         run = build(model) if build is not None else model
-        t = timed(_step(run, adamw(model, ctx.device), to_cl(x), y, dtype), ctx.device,
-                  ctx.sizes.warmup, ctx.sizes.iters)  # fmt: skip
+        t = timed(
+            _step(run, adamw(model, ctx.device), to_cl(x), y, dtype),
+            ctx.device,
+            ctx.sizes.warmup,
+            ctx.sizes.iters,
+        )
         entry.update(
             clips_per_s=batch / t["median_s"],
             step_ms=1e3 * t["median_s"],
@@ -114,12 +118,14 @@ def rate(e: dict) -> str:
 def throughput(ctx) -> tuple[str, str]:
     rows = [measure_train(ctx, "mrst_t_net", b) for b in ctx.sizes.batches]
     largest = ctx.sizes.batches[-1]
-    torch.backends.cudnn.benchmark = True
-    bench = measure_train(ctx, "mrst_t_net", largest, variant="cudnn_benchmark")
+    summary = "; ".join(rate(e) for e in rows)
+    if ctx.device.type == "cuda":  # cuDNN picks kernels per shape by timing them; off in training
+        torch.backends.cudnn.benchmark = True
+        bench = measure_train(ctx, "mrst_t_net", largest, variant="cudnn_benchmark")
+        torch.backends.cudnn.benchmark = False
+        summary += f"; cudnn.benchmark {rate(bench)}"
     for name in ctx.sizes.extra_models:
         measure_train(ctx, name, largest)
-    torch.backends.cudnn.benchmark = False
-    summary = "; ".join(rate(e) for e in rows) + f"; cudnn.benchmark {rate(bench)}"
     if all(e.get("oom") for e in rows):
         return "FAIL", summary + "; every batch size ran out of memory"
     return "PASS", summary
@@ -130,7 +136,7 @@ def _compiler(ctx):
 
 
 def compile(ctx) -> tuple[str, str]:  # noqa: A001 - the check's name
-    b, (frames, size) = ctx.sizes.batches[0], ctx.sizes.clip
+    b, (frames, size) = ctx.sizes.compiled_batches[0], ctx.sizes.clip
     dtype = amp_dtype(ctx.device)
     torch.manual_seed(0)
     base = trainer_layout(net(ctx.sizes, dropout=0.0).to(ctx.device))
@@ -168,12 +174,14 @@ def compile(ctx) -> tuple[str, str]:  # noqa: A001 - the check's name
     free(ctx.device)
     # the first batch size reuses the model compiled above (same shapes: no recompilation);
     # each other one is a new model, compiled for its shapes on its first (warm-up) step
-    rows = [measure_train(ctx, "mrst_t_net", b, variant="compiled", build=_compiler(ctx),
-                          model=model)]  # fmt: skip
+    rows = [
+        measure_train(ctx, "mrst_t_net", b, variant="compiled", build=_compiler(ctx), model=model)
+    ]
     del model
     rows += [
         measure_train(ctx, "mrst_t_net", bb, variant="compiled", build=_compiler(ctx))
-        for bb in ctx.sizes.batches[1:]
+        for bb in ctx.sizes.compiled_batches
+        if bb != b
     ]
     summary = (
         f"{ctx.sizes.compile_backend}: first step {first:.0f} s, loss rel {rel:.1e}, "
