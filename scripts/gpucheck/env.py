@@ -135,7 +135,8 @@ def env(ctx) -> tuple[str, str]:
         )
     return (
         "PASS",
-        f"CPU {info['cpu']['model']} ({info['cpu']['cores']} cores), torch {torch.__version__}",
+        f"CPU {info['cpu']['model']} ({info['cpu']['cores']} cores; "
+        f"{' '.join(info['cpu']['flags']) or 'no AVX flags'}), torch {torch.__version__}",
     )
 
 
