@@ -43,7 +43,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
     p.add_argument("--tiny", action="store_true", help="tiny sizes (required with --device cpu)")
     p.add_argument(
-        "--out", help="JSON file (default benchmarks/results/gpu.json; gpu_tiny.json with --tiny)"
+        "--out",
+        help="JSON file (default benchmarks/results/gpu.json; WORKDIR/gpu_tiny.json with --tiny)",
     )
     p.add_argument(
         "--workdir",
@@ -119,8 +120,9 @@ class Runner:
         self.work = Path(args.workdir).resolve()
         for sub in ("logs", "parts"):
             (self.work / sub).mkdir(parents=True, exist_ok=True)
-        default = "gpu_tiny.json" if args.tiny else "gpu.json"
-        self.out = Path(args.out or RESULTS / default).resolve()
+        # tiny figures measure nothing: they stay in the work folder, out of the repository
+        default = self.work / "gpu_tiny.json" if args.tiny else RESULTS / "gpu.json"
+        self.out = Path(args.out or default).resolve()
         self.budget = args.budget or (600.0 if args.tiny else 480.0)
         self.t0 = time.monotonic()
         self.deadline = self.t0 + self.budget

@@ -88,6 +88,7 @@ def test_tiny_cpu_run_passes_every_check(tmp_path):
     for b in TINY.batches:
         assert ("train", "eager", b) in rows and ("infer", "eager", b) in rows
     assert ("train", "compiled", TINY.compiled_batches[0]) in rows
+    assert any(e["model"] == "c3d_mrst_t" for e in result["throughput"])  # Table 2's backbone
     assert all(e["clips_per_s"] > 0 for e in result["throughput"])
     assert "estimates" not in result  # tiny sizes estimate nothing
 
@@ -252,3 +253,50 @@ def test_the_argv_of_a_check_names_its_process_count(tmp_path):
         assert argv[argv.index("--nproc_per_node") + 1] == want[0]
         assert argv[argv.index("--backend") + 1] == want[1]
         assert ("--sync-bn" in argv) == (check == "sync_bn")
+
+
+def test_estimates_follow_the_formula_from_the_fastest_rows():
+    from gpucheck import report
+
+    rows = [
+        {
+            "what": "train",
+            "model": "mrst_t_net",
+            "variant": "eager",
+            "batch": 8,
+            "clips_per_s": 900.0,
+        },
+        {
+            "what": "train",
+            "model": "mrst_t_net",
+            "variant": "eager",
+            "batch": 32,
+            "clips_per_s": 100.0,
+        },
+        {
+            "what": "train",
+            "model": "mrst_t_net",
+            "variant": "compiled",
+            "batch": 32,
+            "clips_per_s": 200.0,
+        },
+        {
+            "what": "infer",
+            "model": "mrst_t_net",
+            "variant": "eager",
+            "batch": 32,
+            "clips_per_s": 600.0,
+        },
+        {"what": "train", "model": "c3d", "variant": "eager", "batch": 32, "oom": True},
+    ]
+    est = report.estimates(rows)
+    k400 = est["kinetics400_scratch"]
+    # the largest batch size's fastest row: compiled b32 (b8's 900 is another batch size)
+    assert k400["train_from"] == "compiled b32" and k400["train_clips_per_s"] == 200.0
+    hours = (60 * 240_000 / 200 + (60 * 60_000 + 400_000) / 600) / 3600
+    assert k400["hours"] == round(hours, 1)
+    ucf = est["ucf101_finetune_3_splits"]
+    assert ucf["hours"] == round(
+        3 * (30 * 9_582 / 200 + (30 * 3_738 * 3 + 3_738 * 20) / 600) / 3600, 1
+    )
+    assert "table2_kinetics_c3d" not in est  # out of memory: no rate, no estimate

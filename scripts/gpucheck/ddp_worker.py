@@ -114,7 +114,7 @@ def main() -> int:
         detail = {
             "backend": args.backend,
             "world_size": world,
-            "gpus_used": torch.cuda.device_count() if dev.type == "cuda" else 0,
+            "gpus_used": min(world, torch.cuda.device_count()) if dev.type == "cuda" else 0,
             "sync_bn": args.sync_bn,
             "per_process_input": [b, 3, frames, size, size],
             "grad_rel_diff": grad_rel,

@@ -6,7 +6,7 @@ run). The training videos are listed `repeat` times in a list file (`--dataset l
 that an epoch is long: the trainer checkpoints at every epoch end, and a full MRST-T-Net
 checkpoint with its AdamW state is ~450 MB. Recipe: the `demo` preset with the network,
 clip and batch of `Sizes.train_sets` (on the GPU: full-width MRST-T-Net, 16x112x112,
-batch 32, AdamW lr 1e-3, bf16 autocast, channels_last_3d, 8 loader workers per process),
+batch 32, AdamW lr 1e-3, bf16 autocast, channels_last_3d, up to 8 loader workers a process),
 `sync_bn=true` when there are several GPUs. One process per GPU (two over gloo on the
 CPU). On the GPU it runs for `--train-seconds` from the launch and is then stopped; the
 tiny run stops by its step count.
@@ -60,8 +60,12 @@ def _yaml(value) -> str:
 
 def train_argv(ctx, synth: Path, lst: Path, run_dir: Path, nproc: int) -> list[str]:
     sets = dict(ctx.sizes.train_sets)
-    if ctx.device.type == "cuda" and nproc > 1:
-        sets["sync_bn"] = True
+    if ctx.device.type == "cuda":
+        # loader workers: the preset's 8 a process, within the machine's cores
+        per_process = max(1, (os.cpu_count() or 2) // nproc - 1)
+        sets["num_workers"] = min(sets["num_workers"], per_process)
+        if nproc > 1:
+            sets["sync_bn"] = True
     return [
         sys.executable, "-m", "torch.distributed.run", "--standalone",
         "--nproc_per_node", str(nproc),

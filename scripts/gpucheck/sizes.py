@@ -89,6 +89,7 @@ TINY = Sizes(
     ddp=(2, 4, 16),
     ddp_net=TINY_NET,
     compile_backend="aot_eager",  # dynamo + AOT autograd in seconds; inductor takes minutes here
+    extra_models={"c3d_mrst_t": dict(width_mult=0.125, fc_dim=32)},
     synth=dict(classes=4, videos_per_class=6, frames=12, size=32),
     repeat=8,
     train_sets=dict(
