@@ -1,8 +1,14 @@
 """Why STD+STF does not train in the Table 2 ablation backbone: checks and controlled runs.
 
-    python benchmarks/stf_investigation.py data            # synthetic set + decoded cache
-    python benchmarks/stf_investigation.py check           # defect checks (seconds)
-    python benchmarks/stf_investigation.py train NAME ...  # one controlled run, see --help
+Findings: docs/stf_investigation.md. Figures: benchmarks/results/stf_investigation.json.
+
+    python benchmarks/stf_investigation.py data             # synthetic set + decoded cache
+    python benchmarks/stf_investigation.py check            # defect checks (seconds)
+    python benchmarks/stf_investigation.py probe            # step-0 gradients, STD vs STD+STF
+    python benchmarks/stf_investigation.py snr NAME         # step-0 gradient signal/noise
+    python benchmarks/stf_investigation.py spread           # step-0 per-clip gains, magnitudes
+    python benchmarks/stf_investigation.py train NAME ...   # one controlled run (~3-10 min)
+    python benchmarks/stf_investigation.py collect F.json ... [--trainer-runs RUN ...]
 
 Every run uses the ablation recipe (`mrstnet/presets/ablation.yaml`: C3D backbone with
 width ×1/8 and fc 256, AdamW lr 1e-3, wd 1e-2, 1 epoch warm-up then cosine, label
@@ -20,12 +26,15 @@ this script only; ``paper`` is the library's own code path, untouched:
 * ``detach``      the same forward, no gradient through σ(GAP(·))
 * ``const``       X* = 0.6·S + 0.6·T (σ(GAP(·)) at init ≈ 0.6, frozen: STD rescaled)
 * ``batch``       σ of the GAP over the batch too: one gate per channel, not per clip
+* ``perm``        each clip gets the next clip's σ(GAP(·)) (no gradient): the same
+                  per-clip spread of gains, unrelated to the clip's own content
 * ``pre``         σ(GAP(BN(conv))) — the gate reads S and T before their ReLU
 * ``two``         2·σ(GAP(S)): the same gate ×2
 * ``pre_two``     2·σ(GAP(pre-ReLU)): 1 at init, range (0, 2)
 
-Results go to a JSON file (``--out``, default benchmarks/results/stf_investigation.json),
-one entry per run name, so that runs can be added one at a time.
+Each command adds its entry to a JSON file (``--out``) under its name, so that runs can be
+made one at a time (and in parallel, to different files); ``collect`` merges them into the
+results file.
 """
 
 from __future__ import annotations
@@ -138,6 +147,8 @@ def make_fuse(gate: str):
         g_s, g_t = torch.sigmoid(z_s), torch.sigmoid(z_t)
         if gate == "detach":
             g_s, g_t = g_s.detach(), g_t.detach()
+        elif gate == "perm":  # another clip's gate: the same spread, not this clip's content
+            g_s, g_t = g_s.roll(1, 0).detach(), g_t.roll(1, 0).detach()
         elif gate == "const":
             g_s, g_t = torch.full_like(g_s, 0.6), torch.full_like(g_t, 0.6)
         elif gate in ("two", "pre_two"):
@@ -488,10 +499,96 @@ def snr(args) -> dict:
     return {"batches": args.batches, "seed": args.seed, "snr": out}
 
 
+def spread(args) -> dict:
+    """At step 0, same weights, one batch of 32 clips, per variant and tube:
+
+    * ``clip_rms_spread``: std / mean over clips of each clip's RMS of the tube's output;
+      how unequal the clips' feature magnitudes are (BN equalises them over the batch only);
+    * ``gain_spread``: std / mean over clips of each channel's gate, averaged over channels;
+    * ``common_mode``: the share of the gates' clip-to-clip variance that moves all channels
+      of a clip together (its mean over channels); 1/C for independent channels."""
+    torch.set_num_threads(args.threads)
+    train_data = load(args.cache, "train")
+    torch.manual_seed(args.seed)
+    state = create_model("c3d_std", num_classes=4, width_mult=0.125, fc_dim=256).state_dict()
+    video, _ = next(batches(train_data, 1, 32, args.data_seed))
+    x = normalize(video)
+    out = {}
+    for variant in args.variants:
+        unit, _, gate = variant.partition(":")
+        set_gate(gate or "paper")
+        m = create_model(f"c3d_{unit}", num_classes=4, width_mult=0.125, fc_dim=256)
+        m.load_state_dict(state, strict=False)  # MRST's four layers keep their own init
+        m.train()
+        gates: dict = {}
+        gate_hooks(m, gates)
+        outs = {}
+        for name, t in tubes(m):
+            t.register_forward_hook(lambda mod, a, o, n=name, d=outs: d.__setitem__(n, o.detach()))
+        with torch.no_grad():
+            m.features(x)
+        gates = gates or {n: t._stats for n, t in tubes(m) if hasattr(t, "_stats")}
+        res = {}
+        for name, o in outs.items():
+            rms = o.pow(2).mean(dim=(1, 2, 3, 4)).sqrt()
+            row = {"clip_rms_spread": round(float(rms.std() / rms.mean()), 3)}
+            if name in gates:
+                g = torch.cat(gates[name], 1)
+                d = g - g.mean(0)
+                row["gain_spread"] = round(float((g.std(0) / g.mean(0)).mean()), 3)
+                row["common_mode"] = round(
+                    float(d.mean(1).pow(2).sum() * g.shape[1] / d.pow(2).sum().clamp_min(1e-12)),
+                    3,
+                )
+            res[name] = row
+        out[variant] = res
+        print(variant, {k.split(".")[1]: v for k, v in res.items()}, flush=True)
+    set_gate("paper")
+    return {"clips": 32, "seed": args.seed, "per_tube": out}
+
+
+def _window_means(losses: list[float], width: int = 20) -> list[float]:
+    return [round(float(np.mean(losses[i : i + width])), 3) for i in range(0, len(losses), width)]
+
+
+def collect(args) -> dict:
+    """One results file from the pieces: every JSON given (check / probe / snr / spread /
+    train entries), each training run cut to its loss per step, its 20-step means and its
+    diagnostics at the first, middle and last logged step; and any `mrstnet ablate` run
+    folders (RUN/log.jsonl, RUN/result.json) as the library trainer's own record."""
+    out: dict = {"runs": {}, "trainer_runs": {}}
+    for path in args.pieces:
+        for name, entry in json.loads(Path(path).read_text()).items():
+            if "log" not in entry:
+                out[name if name not in ("spread",) else f"spread_seed{entry['seed']}"] = entry
+                continue
+            log = entry["log"]
+            diag = [r for r in log if "grad" in r]
+            keep = {diag[0]["step"], diag[len(diag) // 2]["step"], diag[-1]["step"]}
+            out["runs"][name] = {
+                "config": entry["config"],
+                "seconds": entry["seconds"],
+                "final_loss_mean10": entry["final_loss_mean10"],
+                "test": entry["test"],
+                "loss_20_step_means": _window_means([r["loss"] for r in log]),
+                "loss": [r["loss"] for r in log],
+                "diagnostics": [r for r in diag if r["step"] in keep],
+            }
+    for run in args.trainer_runs:
+        run = Path(run)
+        log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+        result = run / "result.json"
+        out["trainer_runs"][f"{run.parent.parent.name}/{run.name}"] = {
+            "log": [{k: r[k] for k in ("kind", "step", "lr", "loss", "acc")} for r in log],
+            "result": json.loads(result.read_text()) if result.exists() else None,
+        }
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cache", type=Path, default=CACHE)
-    p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--out", type=Path, help=f"default: {CACHE}/pieces.json ({OUT} for collect)")
     p.add_argument("--threads", type=int, default=1)
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("data")
@@ -510,6 +607,17 @@ def main() -> int:
         nargs="+",
         default=["std", "std_stf", "std_stf:detach", "std_stf:batch", "std_stf:pre_two"],
     )
+    co = sub.add_parser("collect")
+    co.add_argument("pieces", nargs="+", type=Path, help="JSON files written with --out")
+    co.add_argument("--trainer-runs", nargs="*", default=[], help="ablate RUN folders")
+    sp = sub.add_parser("spread")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--data-seed", type=int, default=0)
+    sp.add_argument(
+        "--variants",
+        nargs="+",
+        default=["std", "std_stf", "std_stf:batch", "std_stf:perm", "mrst_p", "mrst_s", "mrst_t"],
+    )
     t = sub.add_parser("train")
     t.add_argument("name")
     t.add_argument("--unit", default="std_stf")
@@ -526,6 +634,8 @@ def main() -> int:
     t.add_argument("--every", type=int, default=10)
     t.add_argument("--init-file", type=Path)
     args = p.parse_args()
+    if args.out is None:
+        args.out = OUT if args.cmd == "collect" else args.cache / "pieces.json"
     if args.cmd == "data":
         args.cache.mkdir(parents=True, exist_ok=True)
         make_data(args.cache)
@@ -533,6 +643,10 @@ def main() -> int:
         save(args.out, "check", check(args))
     elif args.cmd == "probe":
         save(args.out, "probe", probe(args))
+    elif args.cmd == "collect":
+        args.out.write_text(json.dumps(collect(args), indent=1) + "\n")
+    elif args.cmd == "spread":
+        save(args.out, "spread", spread(args))
     elif args.cmd == "snr":
         save(args.out, args.name, snr(args))
     else:
