@@ -6,7 +6,6 @@ import pytest
 
 from mrstnet.cli import main
 from mrstnet.commands import synth
-from mrstnet.data.readers import read_ucf101
 from mrstnet.data.humans import (
     CLASSES,
     MOTION_ONLY,
@@ -21,6 +20,7 @@ from mrstnet.data.humans.actions import ACTIONS
 from mrstnet.data.humans.scene import figure_path
 from mrstnet.data.humans.skeleton import Body
 from mrstnet.data.layouts import LAYOUTS
+from mrstnet.data.readers import read_ucf101
 from mrstnet.data.video import read_all_frames
 
 SMALL = dict(classes=2, videos_per_class=3, frames=8, size=32)
