@@ -1,5 +1,5 @@
 """A motion dataset unlike `mrstnet synth`, to check that the demo preset is not tuned to
-one generator (issue 4), run by hand:
+one generator, run by hand:
 
     python benchmarks/alt_motion_set.py DIR && mrstnet demo --root DIR --out RUN
 
