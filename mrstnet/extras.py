@@ -3,6 +3,8 @@
     pip install 'mrstnet[onnx]'         onnx, onnxruntime    mrstnet export --format onnx
     pip install 'mrstnet[plot]'         matplotlib           mrstnet plot, visualize, PNGs
     pip install 'mrstnet[tensorboard]'  tensorboard          TensorBoard logs of a run
+    pip install 'mrstnet[serve]'        fastapi, uvicorn,    mrstnet serve (HTTP API, page)
+                                        python-multipart
 
 A command that needs a missing extra fails with a `MissingExtraError`, which the CLI
 reports in one line with exit status 1 (a user error, bad input, is status 2).
@@ -13,7 +15,12 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-EXTRAS = {"onnx": ("onnx", "onnxruntime"), "plot": ("matplotlib",), "tensorboard": ("tensorboard",)}
+EXTRAS = {
+    "onnx": ("onnx", "onnxruntime"),
+    "plot": ("matplotlib",),
+    "tensorboard": ("tensorboard",),
+    "serve": ("fastapi", "uvicorn", "python_multipart"),
+}
 
 
 class MissingExtraError(ImportError):

@@ -79,6 +79,7 @@ ONE_USER_ERROR = {
     "plot": (["plot", "/nope"], "no log at /nope/log.jsonl"),
     "predict": (["predict", "--checkpoint", "/nope.pt", "v.avi"], "no checkpoint at /nope.pt"),
     "profile": (["profile", "nonet"], "unknown model 'nonet'"),
+    "serve": (["serve", "/nope.pt"], "no checkpoint at /nope.pt"),
     "synth": (["synth", "--classes", "1"], "classes must be between 2 and 16"),
     "test": (["test", "--checkpoint", "/nope.pt", "--dataset", "ucf101"], "/nope"),
     "train": (["train", "--dataset", "ucf101", "--root", "/nope", "--preset", "demo"], "/nope"),
