@@ -101,6 +101,8 @@ function showTop(top) {
 
 function showTimeline(t, duration) {
   const card = $("timeline-card");
+  const several = Boolean(t) && t.segments.length > 1;
+  $("scope").hidden = !several;
   if (!t || t.windows.length < 2) {
     card.hidden = true;
     return;
@@ -168,6 +170,7 @@ async function predict(file) {
   }
   $("result").hidden = false;
   $("timeline-card").hidden = true;
+  $("scope").hidden = true;
   $("top").replaceChildren();
   $("verdict").textContent = "";
   delete $("verdict").dataset.class;
