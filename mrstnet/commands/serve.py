@@ -50,7 +50,7 @@ def register(sub) -> None:
                    "requests (default 16; 1: no batching)")  # fmt: skip
     g.add_argument("--max-wait-ms", type=float, default=5.0, help="how long clips wait for "
                    "company (default 5)")  # fmt: skip
-    g.add_argument("--workers", type=int, default=2, help="threads decoding uploads (default 2)")
+    g.add_argument("--workers", type=int, default=2, help="requests decoding at once (default 2)")
     p.add_argument("--threads", type=int, metavar="N",
                    help="torch threads for the model (default: torch's less one)")  # fmt: skip
     p.add_argument("--device")

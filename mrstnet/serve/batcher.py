@@ -171,10 +171,21 @@ class Batcher:
 
 class QueuedPredictor:
     """The `Predictor` interface that predict_files, timeline and summarize read (spec,
-    classes, checkpoint, top, probs), with `probs` through the batcher, for one request."""
+    classes, checkpoint, top, probs), with `probs` through the batcher, for one request.
 
-    def __init__(self, predictor: Predictor, batcher: Batcher, deadline: float):
+    `working`, if given, is the semaphore a request thread holds while it decodes: it is
+    let go while the thread waits for the model, so that waiting threads do not keep
+    others from decoding (and so from joining the batch)."""
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        batcher: Batcher,
+        deadline: float,
+        working: threading.Semaphore | None = None,
+    ):
         self._predictor, self._batcher, self.deadline = predictor, batcher, deadline
+        self._working = working
         self.spec = predictor.spec
         self.classes = predictor.classes
         self.checkpoint = predictor.checkpoint
@@ -185,7 +196,13 @@ class QueuedPredictor:
         return self._predictor.num_classes
 
     def probs(self, clips: Tensor) -> Tensor:
-        return self._batcher.score(clips, self.deadline)
+        if self._working is None:
+            return self._batcher.score(clips, self.deadline)
+        self._working.release()
+        try:
+            return self._batcher.score(clips, self.deadline)
+        finally:
+            self._working.acquire()
 
     def top(self, p: Tensor, k: int = 5) -> list[dict]:
         return self._predictor.top(p, k)

@@ -8,7 +8,7 @@ Every limit has a default and a `mrstnet serve` flag:
     queue             --queue          requests in the server at once (503 + Retry-After)
     max_batch         --max-batch      clips per model call, from any requests
     max_wait_ms       --max-wait-ms    how long the oldest waiting clip waits for company
-    workers           --workers        threads that decode uploads (and run timelines)
+    workers           --workers        requests decoding at once (waiting for the model: not)
     max_clips                          clips (x crops) one request may ask for
 
 Memory is bounded by `queue`: a request holds a slot from before its body is read until

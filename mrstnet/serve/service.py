@@ -4,7 +4,9 @@
 are written), starts the model's worker thread (`Batcher`) and the request threads that
 decode uploads; `stop()` ends them and removes the folder with anything left in it.
 
-A request (`run_predict`, in a request thread) is the code of the commands: the upload
+A request (`run_predict`) runs in a thread of its own (one per admitted request); at most
+`workers` of them decode at once (a semaphore let go while a thread waits for the model).
+It is the code of the commands: the upload
 is checked by opening it with PyAV (`probe`), then `predict_files` (as `mrstnet predict`:
 `clips` uniformly spaced clips, the mean of their softmax probabilities, the top k) and,
 with `timeline`, `timeline` + `summarize` (as `mrstnet timeline`: sliding windows,
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -76,13 +79,16 @@ class Service:
             "timeout": limits.timeout,
             "max_clips": limits.max_clips,
         }
+        self.working = threading.BoundedSemaphore(limits.workers)  # threads decoding now
         self.temp_dir: Path | None = None
         self.pool: ThreadPoolExecutor | None = None
         self.started = 0.0
 
     def start(self) -> None:
         self.temp_dir = Path(tempfile.mkdtemp(prefix="mrstnet-serve-"))
-        self.pool = ThreadPoolExecutor(self.limits.workers, thread_name_prefix="request")
+        # a thread per admitted request: most of them wait for the model, and a batch can
+        # only hold the clips of requests that have a thread; `working` bounds the decoding
+        self.pool = ThreadPoolExecutor(self.limits.queue, thread_name_prefix="request")
         self.batcher.start()
         self.started = time.monotonic()
 
@@ -136,9 +142,12 @@ class Service:
         """The request's answer; owns `upload` (removed) and its slot (given back)."""
         tic = time.monotonic()
         try:
-            if time.monotonic() >= deadline:
+            if not self.working.acquire(timeout=max(0.0, deadline - time.monotonic())):
                 raise RequestTimeout("the request ran out of time waiting for a thread")
-            return self._predict(upload, opts, deadline)
+            try:
+                return self._predict(upload, opts, deadline)
+            finally:
+                self.working.release()
         finally:
             upload.path.unlink(missing_ok=True)
             self.release(time.monotonic() - tic)
@@ -149,7 +158,7 @@ class Service:
         from mrstnet.engine.timeline import summarize, timeline
 
         info = probe(upload, self.limits)
-        queued = QueuedPredictor(self.predictor, self.batcher, deadline)
+        queued = QueuedPredictor(self.predictor, self.batcher, deadline, self.working)
         views = opts.clips * opts.crops
         (row,) = predict_files(
             queued, [upload.path], clips=opts.clips, crops=opts.crops, top=opts.top,
