@@ -60,8 +60,9 @@ def test_activations_channels_last_whatever_the_input():
 def test_same_numbers_as_the_default_layout(name, train, dtype):
     """Logits, input gradient and every parameter gradient of the built model equal the
     default-layout model's, from an input in either layout: in float64 to 1e-9 (the same
-    computation), in float32 to its rounding (train-mode logits of these tiny nets come out
-    of BN over a few positions, which amplifies it; tests/models/test_golden.py)."""
+    computation), in float32 to its rounding. Train mode amplifies it in these tiny nets (BN
+    over a few positions): against float64, the default layout's gradients err by up to
+    5e-4 of their largest value, channels_last_3d's by up to 1.2e-3 (measured)."""
     fast, plain = _pair(name)
     fast.to(dtype), plain.to(dtype)
     fast.train(train), plain.train(train)
@@ -69,7 +70,7 @@ def test_same_numbers_as_the_default_layout(name, train, dtype):
     if dtype == torch.float64:
         rel_y = rel_g = 1e-9
     else:
-        rel_y, rel_g = (1e-3, 1e-3) if train else (1e-5, 1e-4)
+        rel_y, rel_g = (1e-3, 3e-3) if train else (1e-5, 1e-4)
     results = []
     for model, inp in ((plain, x), (fast, x), (fast, x.contiguous(memory_format=CL3D))):
         model.zero_grad(set_to_none=True)
