@@ -17,7 +17,9 @@ def register(sub) -> None:
     p.add_argument("--clips", type=int, default=10, help="clips per video, scores averaged")
     p.add_argument("--crops", type=int, default=1, choices=(1, 3))
     p.add_argument("--device")
-    p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    p.add_argument(
+        "--no-amp", action="store_true", help="fp32 even where bf16 pays (CUDA, AMX CPUs)"
+    )
     p.add_argument("--json", metavar="FILE")
     p.set_defaults(func=run)
 

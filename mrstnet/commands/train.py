@@ -74,7 +74,9 @@ def register(sub) -> None:
         metavar="KEY=VALUE",
         help="override preset keys, e.g. --set lr=3e-4 epochs=5 model_args.head=lstm",
     )
-    p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    p.add_argument(
+        "--no-amp", action="store_true", help="fp32 even where bf16 pays (CUDA, AMX CPUs)"
+    )
     p.add_argument(
         "--test-clips",
         type=int,

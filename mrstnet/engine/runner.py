@@ -20,7 +20,7 @@ from .config import (
     merge_overrides,
     parse_overrides,
 )
-from .evaluate import autocast, evaluate, summary
+from .evaluate import evaluate, inference_dtype, summary
 from .train import fit, seed_everything
 
 
@@ -259,7 +259,8 @@ def predict(
 
     dev = distributed.device_of(device)
     ckpt = load_checkpoint(checkpoint)
-    model = optimize(build_model_from_checkpoint(ckpt).to(dev), dtype=None, compile=False)
+    model = build_model_from_checkpoint(ckpt).to(dev)
+    model = optimize(model, dtype=inference_dtype(dev, amp), compile=False)  # bf16 if it pays
     classes = ckpt["classes"]
     spec = clip_spec_of(ckpt).replace(num_clips=clips, crops=crops)
     results = []
@@ -271,7 +272,7 @@ def predict(
             continue
         probs = []
         for chunk in x.split(batch_size):
-            with torch.inference_mode(), autocast(dev, amp):
+            with torch.inference_mode():
                 logits = model(normalize(chunk.to(dev)))
             probs.append(logits.float().softmax(-1).cpu())
         p = torch.cat(probs).mean(0)

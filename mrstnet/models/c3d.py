@@ -55,6 +55,8 @@ _LAYERS = [
 
 
 class C3D(nn.Module):
+    feature_modules = ("features",)  # what forward_features runs (bf16 in optimize)
+
     def __init__(self, config: C3DConfig) -> None:
         super().__init__()
         self.config = config

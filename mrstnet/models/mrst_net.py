@@ -53,6 +53,8 @@ def _scale(channels: int, mult: float) -> int:
 
 
 class MRSTNet(nn.Module):
+    feature_modules = ("stem", "stages")  # what forward_features runs (bf16 in optimize)
+
     def __init__(self, config: MRSTNetConfig) -> None:
         super().__init__()
         if not len(config.widths) == len(config.out_channels) == len(config.depths):

@@ -9,6 +9,8 @@ call in CPU fp32 inference (used by the fast units and by fused residual blocks)
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -82,9 +84,10 @@ def conv3d(conv: nn.Conv3d, x: Tensor) -> Tensor:
 
 def onednn_ok(x: Tensor, conv: nn.Conv3d) -> bool:
     """Whether to call oneDNN's convolution (forward and backward) directly: a float32
-    channels_last_3d input on CPU, no autocast, no tracing. PyTorch's own choice depends
-    on the thread count: on one thread it sends 3×1×1 kernels to its reference kernel,
-    which returns the default layout (copies back and forth, 2× slower here)."""
+    channels_last_3d input on CPU, no autocast, no tracing or compiling. PyTorch's own
+    choice depends on the thread count: on one thread it sends 3×1×1 kernels to its
+    reference kernel, which returns the default layout (copies back and forth, 2× slower
+    here)."""
     return (
         x.device.type == "cpu"
         and x.dtype == conv.weight.dtype == torch.float32
@@ -96,6 +99,7 @@ def onednn_ok(x: Tensor, conv: nn.Conv3d) -> bool:
         and torch.backends.mkldnn.enabled
         and not autocast_enabled(x.device)
         and not torch.jit.is_tracing()
+        and not torch.compiler.is_compiling()  # the op has no meta kernel for dynamo
     )
 
 
@@ -121,14 +125,21 @@ def gap_relu_mix(s: Tensor, t: Tensor, ws: nn.Conv3d, wt: nn.Conv3d) -> Tensor:
 
 
 def mkldnn_ok(x: Tensor, w: Tensor) -> bool:
-    """Whether a oneDNN pointwise-fused conv can run: CPU fp32 inference, no autocast."""
+    """Whether a oneDNN pointwise-fused conv can run: CPU inference in fp32 (or bf16 where
+    oneDNN has bf16 kernels), no autocast."""
     return (
         x.device.type == "cpu"
-        and x.dtype == w.dtype == torch.float32
+        and x.dtype == w.dtype
+        and (x.dtype == torch.float32 or (x.dtype == torch.bfloat16 and _onednn_bf16()))
         and torch.backends.mkldnn.is_available()
         and not autocast_enabled(x.device)
         and not torch.is_grad_enabled()
     )
+
+
+@functools.cache
+def _onednn_bf16() -> bool:
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
 def conv_add_relu(
