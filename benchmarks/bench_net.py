@@ -28,10 +28,13 @@ def merge(paths: list[str]) -> int:
     merged = {
         "rows": [r for p in parts for r in p["rows"]],
         "peak_conv": parts[0]["peak_conv"],
+        "peaks": parts[0].get("peaks", {"fp32": parts[0]["peak_conv"]}),
+        "machine": parts[0].get("machine", {}),
         "env": parts[0]["env"],
         "runs": [
             {
                 "env": p["env"],
+                "machine": p.get("machine", {}),
                 "peak_conv": p["peak_conv"],
                 "cases": sorted({r["case"] for r in p["rows"]}),
             }
@@ -40,10 +43,11 @@ def merge(paths: list[str]) -> int:
     }
     peaks = [p["peak_conv"]["gflops"] for p in parts]
     merged["peak_conv"] = dict(parts[0]["peak_conv"], gflops=sorted(peaks)[len(peaks) // 2])
+    merged["peaks"]["fp32"] = merged["peak_conv"]
     (OUT / "net.json").write_text(json.dumps(merged, indent=1) + "\n")
     note = (
-        "\n\nMerged from separate runs; each row's % of peak and speed-up use the "
-        "peak conv and the reference of its own run: "
+        "\n\nMerged from separate runs; each row's % of peak and ratio use the "
+        "peak conv and the baseline of its own run: "
         + ", ".join(
             f"{', '.join(r['cases'])}: peak {r['peak_conv']['gflops']:.0f} GFLOP/s"
             for r in merged["runs"]
