@@ -24,7 +24,9 @@ def add_predictor_args(p: argparse.ArgumentParser) -> None:
         help="torch threads for the model (default: torch's less one, for decoding)",
     )
     p.add_argument("--device")
-    p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    p.add_argument(
+        "--no-amp", action="store_true", help="fp32 even where bf16 pays (CUDA, AMX CPUs)"
+    )
 
 
 def open_predictor(args: argparse.Namespace, *, note=None):

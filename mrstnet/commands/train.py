@@ -99,7 +99,9 @@ def register(sub) -> None:
         help="class imbalance: a class-balanced sampler, or class weights in the loss "
         "(default none; config key balance)",
     )
-    p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    p.add_argument(
+        "--no-amp", action="store_true", help="fp32 even where bf16 pays (CUDA, AMX CPUs)"
+    )
     p.add_argument(
         "--test-clips",
         type=int,

@@ -51,7 +51,7 @@ class TrainConfig:
     num_workers: int = 4  # data-loading processes per training process
     threads: int = 0  # torch intra-op threads on CPU, 0 = torch's default
     seed: int = 0
-    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    amp: bool = True  # bf16 where it pays: CUDA, CPUs with AMX (hardware.bf16_pays); else fp32
     # under torchrun, BatchNorm statistics over the global batch (nn.SyncBatchNorm, CUDA only):
     # without it each process normalises by its own share of the batch (README "Several
     # processes or machines")

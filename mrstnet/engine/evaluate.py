@@ -21,13 +21,21 @@ from tqdm import tqdm
 from ..extras import MissingExtraError, pyplot
 from . import distributed
 from .checkpoint import unwrap
+from .hardware import bf16_pays
 
 
 def autocast(device: torch.device, enabled: bool):
-    """bf16 autocast on CUDA; on CPU full precision (CPU bf16 is slower on most machines)."""
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bf16 autocast where bf16 pays (a CUDA device with bf16; a CPU with bf16 matrix units,
+    AMX: ``hardware.bf16_pays``), full precision elsewhere (CPU bf16 is slower than fp32
+    without them). The trainer's ``amp`` and the test/predict commands use it."""
+    if enabled and bf16_pays(device):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def inference_dtype(device: torch.device, amp: bool) -> str | None:
+    """``mrstnet.optimize``'s dtype for ``amp``: bf16 where it pays, else float32."""
+    return "bf16" if amp and bf16_pays(device) else None
 
 
 def frame_permutation(frames: int, seed: int = 0) -> torch.Tensor:
@@ -82,7 +90,8 @@ def evaluate(
     if fast:
         from mrstnet.engine.optimize import optimize
 
-        model = optimize(model, dtype=None, compile=False)  # amp: autocast below
+        # bf16 where amp asks and it pays: the whole feature part cast once (optimize)
+        model = optimize(model, dtype=inference_dtype(device, amp), compile=False)
     classes = list(getattr(dataset, "classes", []))
     num_videos = len(dataset.videos) if hasattr(dataset, "videos") else None
     per_video = len(dataset) // num_videos if num_videos else 1
@@ -111,7 +120,7 @@ def evaluate(
         if shuffle_frames:
             perm = frame_permutation(video.shape[2], shuffle_seed) if perm is None else perm
             video = video[:, :, perm.to(device)]
-        with torch.inference_mode(), autocast(device, amp):
+        with torch.inference_mode(), autocast(device, amp and not fast):
             logits = model(normalize(video))
         probs = logits.float().softmax(-1).cpu().numpy().astype(np.float64)
         label = batch["label"].tolist()

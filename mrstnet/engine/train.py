@@ -192,6 +192,8 @@ def place(cfg: TrainConfig, model: nn.Module, d: distributed.Dist) -> nn.Module:
         if d.device.type == "cpu":
             tune_cpu_allocator()
         prepare_for_training(model, fast_impl=False)  # keeps a chosen impl="reference"
+    else:  # the networks are built channels_last_3d: fast=false trains in the plain layout
+        model.to(memory_format=torch.contiguous_format)
     if d.enabled:
         default_strides_where_ambiguous(model)
     return model
