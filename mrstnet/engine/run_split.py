@@ -63,7 +63,7 @@ def training_split(
         )
     if annotations is not None:  # another run's split: kept in this run's folder too
         return _copy_split(Path(annotations), folder, log)
-    if cfg.val_fraction == 0 and cfg.val_every:
+    if cfg.val_fraction == 0 and cfg.validates:
         raise ValueError(
             "val_fraction 0 holds no videos out for validation: set val_every=0 too, or "
             "give a val_fraction above 0"
