@@ -62,15 +62,17 @@ def fit(
     """
     if resume and overwrite:
         raise ValueError("--resume continues RUN_DIR's run and --overwrite replaces it: give one")
-    validating = val_set is not None and cfg.validates
-    if (cfg.patience or cfg.schedule == "plateau") and not validating:
-        what = "patience" if cfg.patience else "schedule plateau"
-        raise ValueError(
-            f"{what} counts validation rounds: this run has no validation "
-            "(give a validation set and val_every or val_every_steps above 0)"
-        )
     d = distributed.setup(device)
     say = log if d.is_main else _silent
+    validating = val_set is not None and cfg.validates
+    if (cfg.patience or cfg.schedule == "plateau") and not validating:
+        # a preset with early stopping, its validation turned off (val_every=0): said, not
+        # refused, so that such a preset still trains without validation
+        say(
+            "note: patience and the plateau schedule count validation rounds and this run "
+            "does not validate: it ends on the step or time budget, the plateau lr stays "
+            "at its peak"
+        )
     run = prepare(
         cfg,
         model,

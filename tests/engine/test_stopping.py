@@ -204,12 +204,12 @@ def test_train_flags_become_config_keys():
     assert stopping_overrides(p.parse_args([])) == {}
 
 
-@pytest.mark.parametrize(
-    "sets", [["patience=3", "val_every=0"], ["schedule=plateau", "val_every=0"]]
-)
-def test_patience_without_validation_is_refused(tmp_path, sets):
-    with pytest.raises(ValueError, match="counts validation rounds"):
-        run(str(tmp_path), overrides=["epochs=1", "batch_size=8", *sets])
+def test_patience_without_validation_is_said_and_off(tmp_path):
+    said = []
+    sets = ["epochs=2", "batch_size=8", "patience=1", "schedule=plateau", "val_every=0"]
+    summary, _ = run(str(tmp_path), overrides=sets, log=said.append)
+    assert summary["stopped"] == "steps" and summary["steps"] == 8
+    assert any("does not validate" in line for line in said)
 
 
 def test_monitor_must_be_known():
