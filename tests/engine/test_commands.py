@@ -266,7 +266,8 @@ def test_train_refuses_a_run_dir_that_holds_a_run(run_dir, synthetic_root, tmp_p
     assert len(lines) == len((run_dir / "log.jsonl").read_text().splitlines())
 
 
-DEMO_TINY = ["--classes", "2", "--videos-per-class", "3", "--test-clips", "1", "--no-progress"]
+# 6 videos a class in 3 groups: 2 tested, 2 validated, 2 trained on
+DEMO_TINY = ["--classes", "2", "--videos-per-class", "6", "--test-clips", "1", "--no-progress"]
 DEMO_TINY += ["--set", *TINY[:4], "max_steps=2", "batch_size=4", "num_workers=0", "threads=1"]
 
 
@@ -278,7 +279,14 @@ def test_demo_end_to_end_writes_its_report(tmp_path):
     keys |= {"num_videos", "num_classes", "train_steps", "train_loss", "model", "checkpoint"}
     assert keys <= set(report)
     assert report["num_classes"] == 2 and report["train_steps"] == 2
-    assert report["num_videos"] == 2 and report["clip"] == "8x32x32"
+    assert report["num_videos"] == 4 and report["clip"] == "8x32x32"
+    assert report["stopped"] == "steps" and report["best_step"] == 2
+    # the human-actions set, validated on a training group held out of split 1
+    assert (out / "data" / "hand_waving").is_dir()
+    val = (out / "splits" / "val" / "testlist01.txt").read_text().split()
+    train = (out / "splits" / "train" / "trainlist01.txt").read_text().split()[::2]
+    assert len(val) == 4 and all("_g02_" in v for v in val)
+    assert len(train) == 4 and not set(val) & set(train)
     assert (out / "run" / "test_shuffled.json").is_file()
     # a second demo into the same folder starts over rather than refusing
     assert main(["demo", "--out", str(out), *DEMO_TINY]) == 0
