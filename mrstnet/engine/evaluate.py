@@ -1,7 +1,8 @@
 """Multi-clip testing (paper §4.1): a video's score is the mean of its clips' softmax scores.
 
-Metrics: video-level top-1 and top-5, clip-level top-1, mean class accuracy, per-class
-accuracy and the confusion matrix. Under torchrun every process tests a share of the
+Metrics: video-level top-1 and top-5, clip-level top-1, the clips' mean cross-entropy
+(`loss`, what early stopping can follow), mean class accuracy, per-class accuracy and the
+confusion matrix. Under torchrun every process tests a share of the
 videos and the scores are gathered, so the numbers do not depend on the world size.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
@@ -113,6 +115,7 @@ def evaluate(
     scores: dict[int, np.ndarray] = {}
     labels: dict[int, int] = {}
     clip_correct = clip_total = 0
+    clip_loss = 0.0
     for batch in tqdm(loader, desc=desc, disable=not progress or rank != 0, leave=False):
         if batch is None or len(batch["label"]) == 0:
             continue
@@ -122,7 +125,10 @@ def evaluate(
             video = video[:, :, perm.to(device)]
         with torch.inference_mode(), autocast(device, amp and not fast):
             logits = model(normalize(video))
-        probs = logits.float().softmax(-1).cpu().numpy().astype(np.float64)
+        logits = logits.float()
+        target = batch["label"].to(device)
+        clip_loss += float(F.cross_entropy(logits, target, reduction="sum"))
+        probs = logits.softmax(-1).cpu().numpy().astype(np.float64)
         label = batch["label"].tolist()
         clip_correct += int((probs.argmax(1) == np.asarray(label)).sum())
         clip_total += len(label)
@@ -130,15 +136,18 @@ def evaluate(
             scores[v] = scores[v] + p if v in scores else p.copy()
             labels[v] = y
 
-    parts = distributed.all_gather_objects((scores, labels, clip_correct, clip_total))
-    scores, labels, clip_correct, clip_total = {}, {}, 0, 0
-    for s, y, cc, ct in parts:
+    parts = distributed.all_gather_objects((scores, labels, clip_correct, clip_total, clip_loss))
+    scores, labels, clip_correct, clip_total, clip_loss = {}, {}, 0, 0, 0.0
+    for s, y, cc, ct, cl in parts:
         scores.update(s)
         labels.update(y)
         clip_correct += cc
         clip_total += ct
+        clip_loss += cl
     num_classes = len(classes) or getattr(model, "num_classes", 0)
-    return metrics(scores, labels, num_classes, clip_correct, clip_total, num_videos, classes)
+    m = metrics(scores, labels, num_classes, clip_correct, clip_total, num_videos, classes)
+    m["loss"] = clip_loss / max(clip_total, 1)
+    return m
 
 
 def metrics(
