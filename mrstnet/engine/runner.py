@@ -47,7 +47,7 @@ def build_datasets(
         name, root, cfg.clip, subset="train", split=split, annotations=annotations, train=True
     )
     val_set = None
-    if validate and cfg.val_every:
+    if validate and cfg.validates:
         val_set = build_dataset(
             name,
             root,
