@@ -7,8 +7,10 @@ Each run starts a fresh server (`python -m mrstnet serve`, the shipped demo weig
 loopback) and `--clients` client threads in this process, each posting short synthetic
 clips (24 frames of 80x80, mpeg4 .avi, ~20 KB: the synthetic set's videos) one after the
 other. Measured over the `--seconds` after a short warm-up (answers that arrive in that
-window): requests/s answered 200, their latency p50/p95/p99, errors (anything but 200 and a deliberate 503), 503s, the
-server's peak resident memory (VmHWM), and the model calls it made (mean clips per call).
+window): requests/s answered 200, their latency p50/p95/p99, errors (anything but 200 and
+a deliberate 503), 503s, the server's peak resident memory (VmHWM), and the model calls it
+made (mean clips per call). The CPU (model, flags), the load average before and after each
+run and `--note` (what else the machine was doing) go beside the figures.
 
 Two loads, each with dynamic batching on (`--max-batch 16`) and off (`--max-batch 1`):
 
@@ -37,7 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's mrstnet and tests
 
-from benchmarks.bench_own_videos import cpu_model, load  # noqa: E402
+from benchmarks.bench_own_videos import load  # noqa: E402
 from tests.serve.client import multipart, request  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results"
@@ -143,6 +145,7 @@ def main() -> None:
     p.add_argument("--warmup", type=float, default=3)
     p.add_argument("--loads", default="1,10", help="clips per request, comma-separated")
     p.add_argument("--quick", action="store_true", help="5 s runs, results in /tmp")
+    p.add_argument("--note", default="", help="what else the machine was doing")
     args = p.parse_args()
     if args.quick:
         args.seconds, args.warmup = 5, 1
@@ -178,10 +181,15 @@ def main() -> None:
                 print(json.dumps(r), flush=True)
     import torch
 
+    from mrstnet.engine.hardware import RELEVANT_FLAGS, cpu_flags, cpu_name
+
+    flags = cpu_flags()
     meta = {
-        "cpu": cpu_model(),
+        "cpu": cpu_name(),
+        "flags": [f for f in RELEVANT_FLAGS if f in flags],
         "cores": os.cpu_count(),
         "torch": torch.__version__,
+        "note": args.note,
         "clients": args.clients,
         "seconds": args.seconds,
         "server": "--max-wait-ms 5 --queue 64 --workers 2 --threads 1, demo weights",
@@ -204,11 +212,13 @@ def markdown(result: dict) -> str:
     lines = [
         "# `mrstnet serve` under load",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores shared with other jobs (load average in the "
-        f"table); torch {m['torch']}. {m['clients']} client threads on the loopback, "
-        f"{m['seconds']:g} s per run after a warm-up, each posting {m['video']} one after "
-        f"the other. Server: {m['server']}. `benchmarks/bench_serve.py`.",
+        f"Machine: {m['cpu']} ({', '.join(m['flags']) or 'no listed flags'}), {m['cores']} "
+        f"cores (load average before→after each run in the table); torch {m['torch']}. "
+        f"{m['clients']} client threads on the loopback (in the benchmark's process, on the "
+        f"same cores), {m['seconds']:g} s per run after a warm-up, each posting {m['video']} "
+        f"one after the other. Server: {m['server']}. `benchmarks/bench_serve.py`.",
         "",
+        *([m["note"], ""] if m.get("note") else []),
         "| clips/request | --max-batch | requests/s | clips/s | p50 ms | p95 ms | p99 ms | "
         "errors | 503 | clips per model call | peak RSS MB | load | CPU |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",

@@ -5,6 +5,9 @@
     pip install 'mrstnet[tensorboard]'  tensorboard          TensorBoard logs of a run
     pip install 'mrstnet[serve]'        fastapi, uvicorn,    mrstnet serve (HTTP API, page)
                                         python-multipart
+    pip install 'mrstnet[dev]'          pytest, ruff,        the tests (selenium drives the
+                                        selenium, and the    page in the system Chromium)
+                                        serve extra's
 
 A command that needs a missing extra fails with a `MissingExtraError`, which the CLI
 reports in one line with exit status 1 (a user error, bad input, is status 2).
@@ -20,6 +23,7 @@ EXTRAS = {
     "plot": ("matplotlib",),
     "tensorboard": ("tensorboard",),
     "serve": ("fastapi", "uvicorn", "python_multipart"),
+    "dev": ("pytest", "selenium"),
 }
 
 

@@ -1,5 +1,5 @@
-"""What every command that runs a checkpoint on videos shares (predict, timeline, watch):
-its options, and loading the model once through `engine.inference.load_predictor`.
+"""What every command that runs a checkpoint on videos shares (predict, timeline, watch,
+serve): its options, and loading the model once through `engine.inference.load_predictor`.
 
 Not a command itself: the CLI skips modules whose name starts with an underscore.
 """
@@ -10,13 +10,16 @@ import argparse
 import sys
 
 
-def add_predictor_args(p: argparse.ArgumentParser) -> None:
-    """--checkpoint (default: the shipped demo weights), --threads, --device, --no-amp."""
-    p.add_argument(
-        "--checkpoint",
-        metavar="CKPT",
-        help="default: the shipped demo weights (mrstnet/weights/demo.pt)",
-    )
+def add_predictor_args(p: argparse.ArgumentParser, *, checkpoint: bool = True) -> None:
+    """--checkpoint (default: the shipped demo weights), --threads, --device, --no-amp.
+    `checkpoint=False` leaves out --checkpoint, for a command that takes the checkpoint as
+    a positional argument of the same name (`mrstnet serve [CHECKPOINT]`)."""
+    if checkpoint:
+        p.add_argument(
+            "--checkpoint",
+            metavar="CKPT",
+            help="default: the shipped demo weights (mrstnet/weights/demo.pt)",
+        )
     p.add_argument(
         "--threads",
         type=int,

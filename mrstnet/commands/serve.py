@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._predictor import add_predictor_args, open_predictor
+
 ORDER = 37
 
 EPILOG = """\
@@ -51,10 +53,7 @@ def register(sub) -> None:
     g.add_argument("--max-wait-ms", type=float, default=5.0, help="how long clips wait for "
                    "company (default 5)")  # fmt: skip
     g.add_argument("--workers", type=int, default=2, help="requests decoding at once (default 2)")
-    p.add_argument("--threads", type=int, metavar="N",
-                   help="torch threads for the model (default: torch's less one)")  # fmt: skip
-    p.add_argument("--device")
-    p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    add_predictor_args(p, checkpoint=False)  # --threads, --device, --no-amp: as predict's
     p.add_argument("--log-level", default="info",
                    choices=("critical", "error", "warning", "info", "debug"))  # fmt: skip
     p.set_defaults(func=run)
@@ -62,6 +61,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     import os
+    from pathlib import Path
 
     from mrstnet.serve.limits import MIB, Limits
     from mrstnet.serve.server import check_exposure, serve
@@ -79,20 +79,15 @@ def run(args) -> int:
         max_wait_ms=args.max_wait_ms,
         workers=args.workers,
     )
-    checkpoint = args.checkpoint
-    if checkpoint is None:
-        from mrstnet.deploy.weights import demo_checkpoint
-
-        checkpoint = demo_checkpoint()
+    if args.checkpoint is not None and not Path(args.checkpoint).is_file():
+        # before the port is taken: the model itself loads after (see server.serve)
+        raise FileNotFoundError(f"no checkpoint at {args.checkpoint}")
     return serve(
-        checkpoint,
+        lambda: open_predictor(args),  # as predict, timeline and watch load their model
         host=args.host,
         port=args.port,
         token=token,
         insecure=args.insecure,
         limits=limits,
-        device=args.device,
-        amp=not args.no_amp,
-        threads=args.threads,
         log_level=args.log_level,
     )

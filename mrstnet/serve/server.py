@@ -14,12 +14,16 @@ import ipaddress
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from contextlib import contextmanager
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mrstnet.extras import require
 
 from .limits import Limits
+
+if TYPE_CHECKING:
+    from mrstnet.engine.inference import Predictor
 
 WHAT = "the HTTP server"
 
@@ -85,36 +89,30 @@ def stop_signals():
 
 
 def serve(
-    checkpoint: str | Path,
+    open_model: Callable[[], Predictor],
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
     token: str | None = None,
     insecure: bool = False,
     limits: Limits | None = None,
-    device: str | None = None,
-    amp: bool = True,
-    threads: int | None = None,
     log_level: str = "info",
 ) -> int:
-    """Serve `checkpoint` until interrupted; 0 on a clean stop."""
+    """Serve the model `open_model()` loads (the commands' `open_predictor`: checkpoint,
+    threads, device, dtype) until interrupted; 0 on a clean stop. The extra is checked
+    and the port taken before the model loads, so that either fails at once."""
     check_exposure(host, token, insecure)
     limits = limits or Limits()
-    if not Path(checkpoint).is_file():
-        raise FileNotFoundError(f"no checkpoint at {checkpoint}")
     for module in ("fastapi", "uvicorn", "python_multipart"):
         require("serve", module, WHAT)
     import uvicorn
-
-    from mrstnet.engine.inference import load_predictor, set_model_threads
 
     from .app import create_app
     from .service import Service
 
     sock = bind(host, port)  # first: a taken port fails at once, not after the model loads
     try:
-        set_model_threads(threads)
-        predictor = load_predictor(checkpoint, device=device, amp=amp)
+        predictor = open_model()
         service = Service(predictor, limits)
     except BaseException:
         sock.close()
@@ -133,8 +131,8 @@ def serve(
             server = uvicorn.Server(config)
             auth = "bearer token required" if token else "no token"
             print(
-                f"serving {checkpoint} on {url_of(sock)} ({auth}; {predictor.num_classes} "
-                f"classes, {predictor.device}); Ctrl-C stops",
+                f"serving {predictor.checkpoint} on {url_of(sock)} ({auth}; "
+                f"{predictor.num_classes} classes, {predictor.device}); Ctrl-C stops",
                 flush=True,
             )
             if not is_loopback(host) and token is None:
