@@ -147,6 +147,26 @@ def classifier_names(model: nn.Module) -> list[str]:
     return [f"{last}.{k}" if last else k for k in layer.state_dict()]
 
 
+PRETRAINED = "pretrained:"
+
+
+def shipped_pretrained(name: str) -> Path:
+    """mrstnet/weights/NAME_pretrained.pt (package data), or a clear error naming those there."""
+    from importlib import resources
+
+    folder = Path(str(resources.files("mrstnet") / "weights"))
+    path = folder / f"{name}_pretrained.pt"
+    if not path.is_file():
+        there = sorted(
+            p.name.removesuffix("_pretrained.pt") for p in folder.glob("*_pretrained.pt")
+        )
+        raise FileNotFoundError(
+            f"no shipped pre-trained weights {PRETRAINED}{name} (no {path.name} in {folder}); "
+            f"shipped: {', '.join(PRETRAINED + n for n in there) or 'none'}"
+        )
+    return path
+
+
 def load_init(
     model: nn.Module, path: str | os.PathLike, log=print, classes: list[str] | None = None
 ) -> dict:
@@ -156,12 +176,16 @@ def load_init(
     initialisation. The classifier is not copied when `classes` (this run's) differ from
     the checkpoint's, even in number: class i of one dataset is not class i of another.
     Says what it loaded and what not.
-    ``imagenet:FILE`` inflates a 2D ResNet state dict instead (mrstnet.models.inflate).
+    ``imagenet:FILE`` inflates a 2D ResNet state dict instead (mrstnet.models.inflate);
+    ``pretrained:NAME`` is a pre-trained file shipped with the package
+    (mrstnet/weights/NAME_pretrained.pt, see its README).
     """
     if str(path).startswith("imagenet:"):
         from mrstnet.models.inflate import PREFIX, inflate_from_file
 
         return inflate_from_file(unwrap(model), str(path)[len(PREFIX) :], log=log)
+    if str(path).startswith(PRETRAINED):
+        path = shipped_pretrained(str(path)[len(PRETRAINED) :])
     ckpt = load_checkpoint(path)
     source = ckpt.get("state_dict", ckpt)
     target = unwrap(model).state_dict()
