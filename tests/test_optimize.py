@@ -48,10 +48,10 @@ def test_optimize_matches_original(name, kw):
     with torch.inference_mode():
         out = fast(x)
     torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
-    # the original model is untouched: same weights, default layout, still usable
+    # the original model is untouched: same weights, its own layout, still usable
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
-    assert model.stem.spatial[0].weight.is_contiguous()
+    assert model.stem.spatial[0].weight.is_contiguous(memory_format=torch.channels_last_3d)
 
 
 def test_optimize_bf16_close():
@@ -83,9 +83,11 @@ def test_fold_batchnorm_exact_on_convbn():
 @pytest.mark.parametrize("head", ["lstm", "avg"])
 def test_training_step_matches_reference_layout(head):
     """The trainer's fast path (fast impl, channels_last_3d) gives the reference step's
-    loss and gradients, and leaves the state_dict loadable into a default-layout model."""
+    (literal formulation, default layout) loss and gradients, and leaves the state_dict
+    loadable into a default-layout model."""
     torch.manual_seed(0)
     ref = mrstnet.create_model("mrst_t_net", impl="reference", **dict(TINY, head=head, dropout=0.0))
+    ref.to(memory_format=torch.contiguous_format)
     fast = prepare_for_training(copy.deepcopy(ref))
     assert fast.stem.spatial[0].weight.is_contiguous(memory_format=torch.channels_last_3d)
     x, y = torch.randn(2, 3, 4, 32, 32), torch.tensor([1, 3])
@@ -105,6 +107,7 @@ def test_training_step_matches_reference_layout(head):
     sd_ref, sd_fast = ref.state_dict(), fast.state_dict()
     assert list(sd_ref) == list(sd_fast)
     plain = mrstnet.create_model("mrst_t_net", **dict(TINY, head=head))
+    plain.to(memory_format=torch.contiguous_format)
     plain.load_state_dict(sd_fast)
     assert plain.stem.spatial[0].weight.is_contiguous()
     torch.testing.assert_close(plain.stem.spatial[0].weight, fast.stem.spatial[0].weight)

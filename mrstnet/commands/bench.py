@@ -12,13 +12,16 @@ ORDER = 11
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "bench",
-        help="time MRST-T-Net inference and training steps, fast path vs reference",
+        help="time inference, training steps and the Table 2 backbone against baselines",
         description="Time mrst_t_net inference (16x224x224, batch 1), a mrst_t_net training "
-        "step (16x112x112, batch 4) and a demo-model training step (16x64x64, batch 16): "
-        "'ours' (mrstnet.optimize / the trainer's fast layout) beside 'reference' "
-        "(impl=reference, default layout) and a 3x3x3 channels_last_3d Conv3d (practical "
-        "peak), interleaved in one process; medians over --rounds. GFLOP/s use the "
-        "reference formulation's FLOPs; a training step counts 3x the forward FLOPs.",
+        "step (16x112x112, batch 4), a demo-model training step (16x64x64, batch 16): 'ours' "
+        "(mrstnet.optimize / the trainer's path) beside 'literal' (impl=reference, default "
+        "layout); and the Table 2 backbone's forward+backward (16x112x112, batch 2) as "
+        "create_model gives it, MRST-P and MRST-T beside STD. With a 3x3x3 channels_last_3d "
+        "Conv3d in fp32 and bf16 (practical peaks), the CPU's model, flags and oneDNN ISA; "
+        "interleaved in one process, medians over --rounds, each row as a ratio to its "
+        "case's baseline. GFLOP/s use the literal formulation's FLOPs; a training step and "
+        "a forward+backward count 3x the forward FLOPs.",
     )
     p.add_argument("--rounds", type=int, default=5, help="timed rounds per variant (median)")
     p.add_argument("--warmup", type=int, default=1, help="untimed runs per variant first")
@@ -26,9 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
     p.add_argument(
         "--dtype",
-        choices=["fp32", "bf16", "fp16"],
-        default="fp32",
-        help="autocast dtype of 'ours' (the reference stays fp32)",
+        choices=["auto", "fp32", "bf16"],
+        default="auto",
+        help="bf16 rows beside 'ours': auto = where bf16 pays (AMX CPUs, CUDA); the "
+        "baselines stay fp32",
     )
     p.add_argument("--compile", action="store_true", help="torch.compile 'ours'")
     p.add_argument(
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         quick=args.quick,
         device=args.device,
-        dtype=None if args.dtype == "fp32" else args.dtype,
+        dtype=args.dtype,
         compile=args.compile,
         ablate=args.ablate,
         tune_allocator=not args.no_tune_allocator,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._predictor import add_predictor_args, open_predictor
+
 ORDER = 32
 
 EPILOG = """\
@@ -26,25 +28,13 @@ def register(sub) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--checkpoint",
-        metavar="CKPT",
-        help="default: the shipped demo weights (mrstnet/weights/demo.pt)",
-    )
     p.add_argument("videos", nargs="+", metavar="INPUT", help="video file, folder or glob")
     p.add_argument("--top", type=int, default=5)
     p.add_argument("--clips", type=int, default=10, help="clips per video, scores averaged")
     p.add_argument("--crops", type=int, default=1, choices=(1, 3))
     p.add_argument("--batch-size", type=int, default=8, help="clips per model call (default 8)")
     p.add_argument("--workers", type=int, default=1, help="decoding threads (0: no overlap)")
-    p.add_argument(
-        "--threads",
-        type=int,
-        metavar="N",
-        help="torch threads for the model (default: torch's less one, for decoding)",
-    )
-    p.add_argument("--device")
-    p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    add_predictor_args(p)
     p.add_argument("--csv", metavar="FILE", help="one row per file, written as files finish")
     p.add_argument("--json", metavar="FILE")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (default: on a TTY)")
@@ -57,24 +47,17 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from mrstnet.data.files import find_videos
-    from mrstnet.deploy.weights import demo_checkpoint
     from mrstnet.engine.batch import predict_files
-    from mrstnet.engine.inference import load_predictor, set_model_threads
     from mrstnet.engine.reports import Report, top_cells, top_columns
 
     if args.top < 1 or args.clips < 1 or args.batch_size < 1 or args.workers < 0:
         raise ValueError("--top, --clips and --batch-size must be >= 1, --workers >= 0")
-    checkpoint = args.checkpoint
-    if checkpoint is None:
-        checkpoint = demo_checkpoint()  # FileNotFoundError (exit 2) when not shipped
-        print(f"using the shipped demo weights {checkpoint}")
 
     def warn(message: str) -> None:
         print(f"mrstnet predict: warning: {message}", file=sys.stderr)
 
     paths = find_videos(args.videos, warn=warn)
-    set_model_threads(args.threads)
-    predictor = load_predictor(checkpoint, device=args.device, amp=not args.no_amp)
+    predictor = open_predictor(args)
     results = predict_files(
         predictor,
         paths,
@@ -95,7 +78,7 @@ def run(args) -> int:
         csv_path=args.csv,
         json_path=args.json,
         header=["video", "status", "error", *top_columns(args.top)],
-        meta={"checkpoint": str(checkpoint), "clips": args.clips, "crops": args.crops},
+        meta={"checkpoint": predictor.checkpoint, "clips": args.clips, "crops": args.crops},
     )
     with report, bar:
         for r in results:

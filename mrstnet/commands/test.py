@@ -37,7 +37,9 @@ def register(sub) -> None:
         action="store_true",
         help="permute each clip's frames (a model that uses motion should drop)",
     )
-    p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    p.add_argument(
+        "--no-amp", action="store_true", help="fp32 even where bf16 pays (CUDA, AMX CPUs)"
+    )
     p.add_argument("--json", metavar="FILE", help="write the metrics here")
     p.add_argument(
         "--out", metavar="DIR", help="confusion / per-class CSV folder (default: the checkpoint's)"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._predictor import add_predictor_args, open_predictor
+
 ORDER = 32
 
 EPILOG = """\
@@ -32,11 +34,6 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("video", metavar="VIDEO")
-    p.add_argument(
-        "--checkpoint",
-        metavar="CKPT",
-        help="default: the shipped demo weights (mrstnet/weights/demo.pt)",
-    )
     p.add_argument("--stride", type=float, metavar="SECONDS", help="default: half a window")
     p.add_argument("--top", type=int, default=3, help="classes per window in the outputs")
     p.add_argument("--smooth", type=int, default=3, help="windows averaged, odd (1: none)")
@@ -49,14 +46,7 @@ def register(sub) -> None:
     p.add_argument("--csv", metavar="FILE", help="one row per window, written as scored")
     p.add_argument("--json", metavar="FILE", help="windows, segments and settings")
     p.add_argument("--png", metavar="FILE", help="timeline picture (needs matplotlib)")
-    p.add_argument(
-        "--threads",
-        type=int,
-        metavar="N",
-        help="torch threads for the model (default: torch's less one, for decoding)",
-    )
-    p.add_argument("--device")
-    p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    add_predictor_args(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar (default: on a TTY)")
     p.set_defaults(func=run)
 
@@ -66,8 +56,6 @@ def run(args) -> int:
 
     from tqdm import tqdm
 
-    from mrstnet.deploy.weights import demo_checkpoint
-    from mrstnet.engine.inference import load_predictor, set_model_threads
     from mrstnet.engine.reports import Report, top_cells, top_columns
     from mrstnet.engine.timeline import MISSING_PLOT, plot_timeline, summarize, timeline
 
@@ -83,12 +71,7 @@ def run(args) -> int:
         except ImportError:
             print(f"mrstnet timeline: error: {MISSING_PLOT}", file=sys.stderr)
             return 1
-    checkpoint = args.checkpoint
-    if checkpoint is None:
-        checkpoint = demo_checkpoint()
-        print(f"using the shipped demo weights {checkpoint}")
-    set_model_threads(args.threads)
-    predictor = load_predictor(checkpoint, device=args.device, amp=not args.no_amp)
+    predictor = open_predictor(args)
     header = ["window", "start", "end", "looped", *top_columns(args.top)]
     bar = tqdm(
         unit="s",

@@ -40,6 +40,43 @@ def parse_splits(args) -> list[int]:
     return [int(args.split)]
 
 
+def add_stopping_args(p: argparse.ArgumentParser) -> None:
+    """When training ends besides the preset's epochs / max_steps (also `demo`, `ablate`)."""
+    p.add_argument(
+        "--time-budget",
+        metavar="T",
+        help="stop once the training loop has run this long: seconds, or 90s, 15m, 1.5h "
+        "(a resumed run counts its earlier time; config key time_budget)",
+    )
+    p.add_argument(
+        "--patience",
+        type=int,
+        metavar="N",
+        help="stop after N validation rounds in a row in which the monitored score "
+        "(config key monitor: val_top1 or val_loss) did not improve by more than min_delta",
+    )
+    p.add_argument(
+        "--val-every",
+        metavar="N[steps]",
+        help="validate every N epochs (N or Nepochs) or every N optimizer steps (Nsteps), "
+        "so that short runs can stop early (config keys val_every, val_every_steps)",
+    )
+
+
+def stopping_overrides(args) -> dict:
+    """The config keys the stopping flags set (absent flags: none)."""
+    from mrstnet.engine.config import parse_duration, parse_val_every
+
+    out: dict = {}
+    if args.time_budget is not None:
+        out["time_budget"] = parse_duration(args.time_budget)
+    if args.patience is not None:
+        out["patience"] = args.patience
+    if args.val_every is not None:
+        out.update(parse_val_every(args.val_every))
+    return out
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "train",
@@ -99,7 +136,10 @@ def register(sub) -> None:
         help="class imbalance: a class-balanced sampler, or class weights in the loss "
         "(default none; config key balance)",
     )
-    p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    add_stopping_args(p)
+    p.add_argument(
+        "--no-amp", action="store_true", help="fp32 even where bf16 pays (CUDA, AMX CPUs)"
+    )
     p.add_argument(
         "--test-clips",
         type=int,
@@ -136,6 +176,7 @@ def run(args) -> int:
             val_fraction=args.val_fraction,
             group_regex=args.group_regex,
             balance=args.balance,
+            **stopping_overrides(args),
         )
         summary = train_run(
             cfg,
@@ -164,7 +205,11 @@ def run(args) -> int:
             )
         elif distributed.rank() == 0:
             best = summary.get("best_top1")
-            print(f"done: {out / 'best.pt'}" + (f" (val top1 {best:.4f})" if best else ""))
+            print(
+                f"done: {out / 'best.pt'}"
+                + (f" (val top1 {best:.4f})" if best else "")
+                + f"; stopped: {summary['stopped']}"
+            )
     if results and distributed.rank() == 0:
         avg = average_splits(results)
         write_json(Path(args.out) / "splits.json", public_json(avg))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._predictor import add_predictor_args, open_predictor, to_stderr
+
 ORDER = 36
 
 EPILOG = """\
@@ -35,11 +37,6 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("source", metavar="SOURCE")
-    p.add_argument(
-        "--checkpoint",
-        metavar="CKPT",
-        help="default: the shipped demo weights (mrstnet/weights/demo.pt)",
-    )
     p.add_argument("--stride", type=float, metavar="SECONDS", help="default: half a window")
     p.add_argument("--top", type=int, default=3)
     p.add_argument("--jsonl", action="store_true", help="one JSON object per line")
@@ -59,14 +56,7 @@ def register(sub) -> None:
         help="FFmpeg option for opening the source, e.g. rtsp_transport=tcp (repeatable)",
     )
     p.add_argument("--format", metavar="NAME", help="FFmpeg input format (v4l2 for /dev/video*)")
-    p.add_argument(
-        "--threads",
-        type=int,
-        metavar="N",
-        help="torch threads for the model (default: torch's less one, for decoding)",
-    )
-    p.add_argument("--device")
-    p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    add_predictor_args(p)
     p.set_defaults(func=run)
 
 
@@ -85,8 +75,6 @@ def run(args) -> int:
     import sys
 
     from mrstnet.data.stream import FrameSource
-    from mrstnet.deploy.weights import demo_checkpoint
-    from mrstnet.engine.inference import load_predictor, set_model_threads
     from mrstnet.engine.live import BROKE_OFF, watch
     from mrstnet.engine.reports import top_text
 
@@ -97,12 +85,7 @@ def run(args) -> int:
         if value is not None and value <= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
     options = parse_options(args.option)
-    checkpoint = args.checkpoint
-    if checkpoint is None:
-        checkpoint = demo_checkpoint()
-        print(f"using the shipped demo weights {checkpoint}", file=sys.stderr)
-    set_model_threads(args.threads)
-    predictor = load_predictor(checkpoint, device=args.device, amp=not args.no_amp)
+    predictor = open_predictor(args, note=to_stderr)
 
     def show(record: dict) -> None:
         if args.jsonl:

@@ -35,10 +35,13 @@ INPUT, OUTPUT = "video", "logits"
 
 
 def export_ready(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` in eval mode with plain-op (reference) tubes, safe to trace."""
+    """A copy of ``model`` in eval mode with plain-op (reference) tubes in the default memory
+    layout (ONNX has no layouts; the runtime that loads the graph picks its own), safe to
+    trace."""
     from mrstnet.models import set_impl
+    from mrstnet.models.layout import use_fast_layout
 
-    model = copy.deepcopy(model).eval()
+    model = use_fast_layout(copy.deepcopy(model).eval(), channels_last=False)
     return set_impl(model, "reference")
 
 

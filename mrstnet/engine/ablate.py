@@ -1,22 +1,57 @@
-"""Table 2 on the synthetic set: every unit in the same backbone, same budget, 3 seeds.
+"""Table 2 on the human-actions set: every unit trained to convergence, paired seeds.
 
-The units, their labels and the paper's Table 2 figures come from the unit table
-(``mrstnet.models.units``): the paper's six, and any unit registered there.
+The protocol (docs/ablation.md):
 
-The paper's numbers are Kinetics-pre-trained C3D-sized models on UCF-101 / HMDB51; ours
-are narrow models trained from scratch on motion-pair synthetic videos. They answer a
-smaller question (does the unit help the temporal path at equal budget?) and are shown
-beside the paper's, not as a reproduction of them.
+* data: `mrstnet synth --kind humans --difficulty easy`, 4 classes (two motion-only pairs)
+  x 225 videos of 24 frames at 80x80, in the UCF-101 layout; split 1 tests on 3 of its 9
+  groups, one training group is held out for validation (mrstnet.data.holdout);
+* networks (`family`): `c3d`, the Table 2 backbone (C3D narrowed by the `ablation` preset)
+  with the unit in every conv; `mrst_net`, the small MRST-Net (`mrst_t_net_small`) with its
+  unit swapped. The units are those of the unit table (models/units.py `UNITS`);
+* one recipe for all (the `ablation` preset): validation every few steps, the lr cut when
+  the validation loss stalls, training ended when it has not improved for `patience`
+  rounds (or at max_steps, or at the time budget: both only safety nets), best.pt = the
+  lowest validation loss;
+* seeds: seed k fixes the data order, the augmentation and the initialisation, the same
+  for every unit, so that units are compared pair by pair (engine/stats.py);
+* each run's best.pt is tested (3 clips a video) and tested again with frame-shuffled
+  clips; its curves and the slope of the last fifth of training are kept.
+
+Each finished run is one JSON line in OUT/results.jsonl, written as it finishes; a
+restarted `mrstnet ablate` skips the runs there and resumes a half-trained one from its
+last.pt. OUT/protocol.json holds the recipe, so that runs of two recipes never mix.
+The tables, with the paper's Table 2 beside them, come from `ablate_report`.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from functools import partial
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 from mrstnet.models import UNITS, list_models
+
+FAMILIES = ("c3d", "mrst_net")
+# the data set: the demo's (engine/demo.py SYNTH) at the easy setting
+DATA = {"kind": "humans", "difficulty": "easy", "classes": 4, "videos_per_class": 225}
+DATA |= {"frames": 24, "size": 80, "seed": 0}
+# keys that may differ between the runs of one ablation (or between its restarts)
+PER_RUN = ("seed", "model", "model_args", "num_workers", "threads", "log_every", "ckpt_every")
+FLAT = 0.05  # |fitted change of the validation loss over the last fifth| below this: flat
+
+
+@dataclass(frozen=True)
+class Spec:
+    family: str
+    unit: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.family}/{self.unit}_seed{self.seed}"
 
 
 def model_for(unit: str) -> tuple[str, list[str]]:
@@ -26,138 +61,292 @@ def model_for(unit: str) -> tuple[str, list[str]]:
     return (name, []) if name in list_models() else ("c3d", [f"model_args.unit={unit}"])
 
 
+def config_for(spec: Spec, preset: str = "ablation", sets: list[str] | None = None, **keys):
+    """The run's TrainConfig: the preset's recipe, the family's network with the unit."""
+    from .config import build_config, load_preset
+
+    values = load_preset(preset)
+    if spec.family == "c3d":
+        model, extra = model_for(spec.unit)
+        return build_config(preset, [*extra, *(sets or [])], model=model, seed=spec.seed, **keys)
+    if spec.family != "mrst_net":
+        raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {spec.family!r}")
+    # the small MRST-Net keeps its own widths: the preset's backbone model_args are C3D's
+    values.pop("model_args", None)
+    from .config import config_from_dict, merge_overrides, parse_overrides
+
+    values = merge_overrides(values, {"model_args": {"unit": spec.unit}})
+    values = merge_overrides(values, parse_overrides(sets or []))
+    values.update(model="mrst_t_net_small", seed=spec.seed, **keys)
+    return config_from_dict(values)
+
+
+def recipe_of(cfg) -> dict:
+    """What every run of one ablation shares: the config without its per-run keys."""
+    return {k: v for k, v in cfg.to_dict().items() if k not in PER_RUN}
+
+
+def plan(families, units, seeds) -> list[Spec]:
+    """Runs in the order they are done: family by family, seed by seed (so that a partial
+    table holds whole seeds of every unit), the units in the unit table's order."""
+    return [Spec(f, u, s) for f in families for s in seeds for u in units]
+
+
+def read_results(path: Path) -> list[dict]:
+    """The rows of OUT/results.jsonl (a run finished twice: its last row)."""
+    if not path.is_file():
+        return []
+    rows = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            rows[(r["family"], r["unit"], r["seed"])] = r
+    return list(rows.values())
+
+
 def run_ablation(
     out: str | Path,
     *,
     root=None,
-    seeds=(0, 1, 2),
+    families=FAMILIES,
+    seeds=range(5),
     units=None,
     preset: str = "ablation",
     sets: list[str] | None = None,
+    stopping: dict | None = None,
+    data: dict | None = None,
     test_clips: int = 3,
-    videos_per_class: int = 150,
+    jobs: int = 1,
     progress: bool = False,
     log=print,
 ) -> dict:
-    from .config import build_config
-    from .runner import test_run, train_run
+    """Train and test every (family, unit, seed) not yet in OUT/results.jsonl, `jobs` at a
+    time; write OUT/summary.md, summary.json and the curves; return the summary."""
+    from .ablate_report import write_report
 
     out = Path(out)
     units = list(units or UNITS)
     unknown = [u for u in units if u not in UNITS]
     if unknown:
         raise ValueError(f"unknown unit(s) {', '.join(unknown)}; choose from {', '.join(UNITS)}")
-    if root is None:
-        from mrstnet.data import write_synthetic
+    bad = [f for f in families if f not in FAMILIES]
+    if bad:
+        raise ValueError(f"unknown family {', '.join(bad)}; choose from {', '.join(FAMILIES)}")
+    if jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    data = {**DATA, **(data or {})}
+    out.mkdir(parents=True, exist_ok=True)
+    protocol = {
+        "data": data if root is None else {"root": str(root)},
+        "test_clips": test_clips,
+        "recipe": {
+            f: recipe_of(config_for(Spec(f, "mrst_t", 0), preset, sets, **(stopping or {})))
+            for f in FAMILIES
+        },
+    }
+    check_protocol(out / "protocol.json", protocol)
+    root = Path(root) if root is not None else write_data(out / "data", data, log)
+    from mrstnet.data.holdout import hold_out_first_group
 
-        root = out / "data"
-        if not (root / "ucfTrainTestlist").exists():
-            log(f"writing the synthetic set to {root} ...")
-            from .demo import SYNTH
+    train_ann, val_ann = hold_out_first_group(root, out / "splits")
+    results = out / "results.jsonl"
+    done = {(r["family"], r["unit"], r["seed"]) for r in read_results(results)}
+    todo = [s for s in plan(families, units, seeds) if (s.family, s.unit, s.seed) not in done]
+    total = len(plan(families, units, seeds))
+    log(
+        f"ablation in {out}: {total} runs (families {', '.join(families)} x {len(units)} "
+        f"units x {len(list(seeds))} seeds), {total - len(todo)} done, "
+        f"{len(todo)} to run, {jobs} at a time"
+    )
+    job = dict(
+        out=str(out),
+        root=str(root),
+        annotations=(str(train_ann), str(val_ann)),
+        preset=preset,
+        sets=list(sets or []),
+        stopping=dict(stopping or {}),
+        test_clips=test_clips,
+        progress=progress and jobs == 1,
+    )
+    t0, finished = time.perf_counter(), total - len(todo)
 
-            synth = {**SYNTH, "videos_per_class": videos_per_class}
-            root = write_synthetic(root, seed=0, **synth)
-    results: dict[str, list[dict]] = {u: [] for u in units}
-    for seed in seeds:
-        for unit in units:
-            run_dir = out / "runs" / f"{unit}_seed{seed}"
-            done = run_dir / "result.json"
-            if done.exists():  # finished earlier: ablate is resumable run by run
-                results[unit].append(json.loads(done.read_text()))
-                continue
-            model, extra = model_for(unit)
-            cfg = build_config(preset, [*(sets or []), *extra], model=model, seed=seed)
-            t0 = time.perf_counter()
-            summary = train_run(
-                cfg,
-                dataset="ucf101",
-                root=root,
-                out=run_dir,
-                resume=True,  # a run stopped half-way continues from its last.pt
-                device="cpu",
-                progress=progress,
-                log=lambda *a: None,
-            )
-            test = partial(
-                test_run,
-                run_dir / "best.pt",
-                dataset="ucf101",
-                root=root,
-                clips=test_clips,
-                num_workers=cfg.num_workers,
-                device="cpu",
-                progress=progress,
-                log=lambda *a: None,
-            )
-            m, shuffled = test(), test(shuffle_frames=True)
-            r = {
-                "unit": unit,
-                "seed": seed,
-                "top1": m["top1"],
-                "clip_top1": m["clip_top1"],
-                "shuffled_top1": shuffled["top1"],
-                "train_loss": summary.get("loss"),
-                "steps": summary["steps"],
-                "seconds": round(time.perf_counter() - t0, 1),
-                "params": _params(run_dir / "best.pt"),
-            }
-            done.write_text(json.dumps(r) + "\n")
-            results[unit].append(r)
-            log(
-                f"{UNITS[unit].label:8s} seed {seed}: top1 {r['top1']:.3f}  shuffled "
-                f"{r['shuffled_top1']:.3f}  ({r['seconds']:.0f} s)"
-            )
-    table = summarize(results, build_config(preset, sets))
-    (out / "ablation.json").write_text(json.dumps(table, indent=1) + "\n")
-    (out / "ablation.md").write_text(table["markdown"] + "\n")
-    log(table["markdown"])
-    return table
+    def record(row: dict) -> None:
+        nonlocal finished
+        with open(results, "a", encoding="utf-8") as f:  # appended as each run finishes
+            f.write(json.dumps(row) + "\n")
+        finished += 1
+        per_run = (time.perf_counter() - t0) / max(finished - (total - len(todo)), 1)
+        eta = per_run * (total - finished) / 60
+        log(f"[{finished}/{total}] {run_line(row)}  (about {eta:.0f} min left)")
+
+    if jobs == 1:
+        for spec in todo:
+            log(f"  {spec.name}: training ...")
+            record(run_one(asdict(spec), **job))
+    elif todo:
+        # separate processes (spawned: no forked torch state); each run's threads come
+        # from the preset (`threads`), so jobs x threads should not exceed the cores
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(run_one, asdict(s), **job) for s in todo]
+            try:
+                for f in as_completed(futures):
+                    record(f.result())
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    summary = write_report(out, read_results(results), families=families, units=units)
+    log(summary["markdown"])
+    return summary
 
 
-def _params(path: Path) -> int:
-    from .checkpoint import load_checkpoint
-
-    return int(
-        sum(
-            t.numel() for t in load_checkpoint(path)["state_dict"].values() if t.is_floating_point()
-        )
+def run_line(r: dict) -> str:
+    change = r["last_fifth"]["val_loss_change"]
+    return (
+        f"{r['family']:8s} {UNITS[r['unit']].label:8s} seed {r['seed']}: top1 {r['top1']:.3f}  "
+        f"shuffled {r['shuffled_top1']:.3f}  {r['steps']} steps (stopped: {r['stopped']}, "
+        f"best.pt step {r['best_step']})"
+        + ("" if change is None else f"  last fifth {change:+.3f}")
+        + f"  {r['seconds']:.0f} s"
     )
 
 
-def summarize(results: dict[str, list[dict]], cfg) -> dict:
-    import numpy as np
+def check_protocol(path: Path, protocol: dict) -> None:
+    """Write OUT/protocol.json, or refuse when OUT holds an ablation of another recipe."""
+    if path.is_file():
+        before = json.loads(path.read_text())
+        if before != json.loads(json.dumps(protocol)):
+            keys = sorted(
+                k for k in protocol if before.get(k) != json.loads(json.dumps(protocol[k]))
+            )
+            raise ValueError(
+                f"{path.parent} holds an ablation with another protocol ({', '.join(keys)} "
+                "differ): use another --out, or the same settings"
+            )
+        return
+    path.write_text(json.dumps(protocol, indent=1) + "\n")
 
-    rows, clip = [], cfg.clip
-    lines = [
-        f"Synthetic motion pairs, {clip.frames}×{clip.crop_size}×{clip.crop_size} clips, "
-        f"{cfg.max_steps or cfg.epochs} {'steps' if cfg.max_steps else 'epochs'} of batch "
-        f"{cfg.batch_size}, backbone {cfg.model_args}; mean ± std over seeds.",
-        "",
-        "| unit | ours top-1 (%) | ours shuffled-frames top-1 (%) | params | seeds "
-        "| paper UCF101 | paper HMDB51 | paper size MB |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for unit, rs in results.items():
-        if not rs:
-            continue
-        top1 = np.array([r["top1"] for r in rs]) * 100
-        shuf = np.array([r["shuffled_top1"] for r in rs]) * 100
-        row = {
-            "unit": unit,
-            "top1_mean": float(top1.mean()),
-            "top1_std": float(top1.std()),
-            "shuffled_mean": float(shuf.mean()),
-            "shuffled_std": float(shuf.std()),
-            "params": rs[0]["params"],
-            "seeds": len(rs),
-            "paper": UNITS[unit].table2,  # None for a unit that is not in the paper
-            "runs": rs,
-        }
-        rows.append(row)
-        p = UNITS[unit].table2 or ("–",) * 3
-        lines.append(
-            f"| {UNITS[unit].label} | {top1.mean():.1f} ± {top1.std():.1f} | "
-            f"{shuf.mean():.1f} ± {shuf.std():.1f} | {row['params'] / 1e6:.2f}M | "
-            f"{len(rs)} | {p[0]} | {p[1]} | {p[2]} |"
-        )
-    return {"rows": rows, "markdown": "\n".join(lines)}
+
+def write_data(root: Path, data: dict, log) -> Path:
+    """The ablation's set, written once (a restart finds it)."""
+    if (root / "ucfTrainTestlist" / "testlist01.txt").is_file():
+        return root
+    from .demo import write_set
+
+    log(f"writing the {data['kind']} set to {root} ...")
+    synth = {k: data[k] for k in ("classes", "videos_per_class", "frames", "size")}
+    tmp = root.with_name(root.name + ".partial")  # a set cut short is never taken as written
+    write_set(tmp, data["kind"], data["difficulty"], data["seed"], **synth)
+    tmp.rename(root)
+    return root
+
+
+def run_one(
+    spec: dict,
+    *,
+    out: str,
+    root: str,
+    annotations: tuple[str, str],
+    preset: str,
+    sets: list[str],
+    stopping: dict,
+    test_clips: int,
+    progress: bool,
+) -> dict:
+    """Train (or resume) one run, test best.pt plain and frame-shuffled; its result row."""
+    from .checkpoint import load_checkpoint
+    from .plot import read_log
+    from .runner import test_run, train_run
+
+    s = Spec(**spec)
+    cfg = config_for(s, preset, sets, **stopping)
+    run_dir = Path(out) / "runs" / s.family / f"{s.unit}_seed{s.seed}"
+    t0 = time.perf_counter()
+    summary = train_run(
+        cfg,
+        dataset="ucf101",
+        root=root,
+        out=run_dir,
+        annotations=annotations[0],
+        val_annotations=annotations[1],
+        resume=True,  # a run stopped half-way continues from its last.pt
+        device="cpu",
+        progress=progress,
+        log=lambda *a: None,
+    )
+    t_train = time.perf_counter() - t0
+    common = dict(
+        dataset="ucf101",
+        root=root,
+        clips=test_clips,
+        batch_size=cfg.batch_size,
+        num_workers=cfg.num_workers,
+        device="cpu",
+        progress=progress,
+        log=lambda *a: None,
+    )
+    m = test_run(run_dir / "best.pt", **common)
+    shuffled = test_run(run_dir / "best.pt", shuffle_frames=True, **common)
+    curves = curves_of(read_log(run_dir))
+    state = load_checkpoint(run_dir / "best.pt")["state_dict"]
+    return {
+        "family": s.family,
+        "unit": s.unit,
+        "seed": s.seed,
+        "model": cfg.model,
+        "model_args": cfg.model_args,
+        "top1": m["top1"],
+        "clip_top1": m["clip_top1"],
+        "test_loss": m["loss"],
+        "mean_class_acc": m["mean_class_acc"],
+        "shuffled_top1": shuffled["top1"],
+        "shuffled_clip_top1": shuffled["clip_top1"],
+        "val_top1": summary["best_top1"],
+        "val_loss": summary["best_score"] if cfg.monitor == "val_loss" else None,
+        "best_step": summary["best_step"],
+        "steps": summary["steps"],
+        "stopped": summary["stopped"],
+        "train_seconds": round(summary["seconds"], 1),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "test_seconds": round(time.perf_counter() - t0 - t_train, 1),
+        "threads": cfg.threads,
+        "params": int(sum(t.numel() for t in state.values() if t.is_floating_point())),
+        "last_fifth": last_fifth(curves),
+        "curves": curves,
+    }
+
+
+def curves_of(records: list[dict]) -> dict:
+    """[step, value] lists from a run's log: training loss, validation loss and top-1, lr
+    (a resumed run's log repeats steps: the last record of each step counts)."""
+    latest = {(r["kind"], r["step"]): r for r in records}
+    val = sorted((r for (k, _), r in latest.items() if k == "val"), key=lambda r: r["step"])
+    train = sorted(
+        (r for (k, _), r in latest.items() if k == "train" and "loss" in r), key=lambda r: r["step"]
+    )
+    return {
+        "train_loss": [[r["step"], round(r["loss"], 5)] for r in train],
+        "val_loss": [[r["step"], round(r["val_loss"], 5)] for r in val],
+        "val_top1": [[r["step"], r["val_top1"]] for r in val],
+        "lr": [[r["step"], r["lr"]] for r in val],
+    }
+
+
+def last_fifth(curves: dict) -> dict:
+    """Is the end of training flat? The least-squares slope of the validation and the
+    training loss over the last fifth of the steps, per 1000 steps, and the change it
+    predicts over that fifth; flat when that change is below FLAT (nats) in size."""
+    from .stats import slope
+
+    val = curves["val_loss"]
+    end = max([s for s, _ in val] + [s for s, _ in curves["train_loss"]] + [0])
+    start = 0.8 * end
+    out: dict = {"from_step": round(start), "to_step": end}
+    for key in ("val_loss", "train_loss"):
+        pts = [(s, v) for s, v in curves[key] if s >= start]
+        k = slope([s for s, _ in pts], [v for _, v in pts])
+        out[f"{key}_points"] = len(pts)
+        out[f"{key}_slope_per_1k"] = None if k is None else k * 1000
+        out[f"{key}_change"] = None if k is None else k * (end - start)
+    change = out["val_loss_change"]
+    out["flat"] = None if change is None else abs(change) < FLAT
+    return out

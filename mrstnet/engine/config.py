@@ -53,7 +53,7 @@ class TrainConfig:
     num_workers: int = 4  # data-loading processes per training process
     threads: int = 0  # torch intra-op threads on CPU, 0 = torch's default
     seed: int = 0
-    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    amp: bool = True  # bf16 where it pays: CUDA, CPUs with AMX (hardware.bf16_pays); else fp32
     # under torchrun, BatchNorm statistics over the global batch (nn.SyncBatchNorm, CUDA only):
     # without it each process normalises by its own share of the batch (README "Several
     # processes or machines")
@@ -66,8 +66,23 @@ class TrainConfig:
     compile: bool = False
     log_every: int = 20  # steps between JSON log lines
     ckpt_every: int = 0  # also checkpoint every N steps (0 = only at epoch ends)
-    # validation after each epoch picks best.pt (0 = never: best.pt follows last.pt)
+    # validation after every val_every epochs (0 = never: best.pt follows last.pt), or, when
+    # val_every_steps > 0, after every val_every_steps optimizer steps instead (short runs)
     val_every: int = 1
+    val_every_steps: int = 0
+    # what "better" means for best.pt, early stopping and the plateau schedule: val_top1
+    # (higher) or val_loss (lower: the clips' mean cross-entropy), by more than min_delta
+    monitor: str = "val_top1"
+    min_delta: float = 0.0
+    # when training ends besides epochs / max_steps (engine.train.should_stop): after
+    # `patience` validation rounds in a row without improvement (0 = never), or once the
+    # training loop has run time_budget seconds (validation and checkpoints included; a
+    # resumed run counts its earlier time; 0 = no budget; "15m", "1.5h" are accepted)
+    patience: int = 0
+    time_budget: float = 0.0
+    # schedule plateau: the lr is multiplied by gamma after every plateau_patience rounds
+    # in a row without improvement (after the warm-up; the cut count is in the checkpoint)
+    plateau_patience: int = 2
     val_clips: int = 3  # clips per video when validating during training
     # the subset validated on where the format leaves it open (Kinetics always uses val, its
     # test set has no labels; UCF-101/HMDB51 have only train and test)
@@ -88,6 +103,11 @@ class TrainConfig:
     # color_jitter, erase_p, erase_scale, mixup_alpha, cutmix_alpha, mix_p); top-level keys
     # in a preset, as the clip's; all off by default (docs/finetune.md)
     augment: Augment = Augment()
+
+    @property
+    def validates(self) -> bool:
+        """Whether training validates (by epochs or by steps)."""
+        return bool(self.val_every or self.val_every_steps)
 
     def to_dict(self) -> dict:
         """The flat mapping a preset holds (the clip's and the augmentations' fields as
@@ -162,6 +182,45 @@ def build_config(
     return config_from_dict(values)
 
 
+MONITORS = ("val_top1", "val_loss")
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text: str | float | int) -> float:
+    """Seconds from `90`, `"90s"`, `"15m"` or `"1.5h"`; a ValueError that says the form."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return float(text)
+    t = str(text).strip().lower()
+    scale = _UNITS.get(t[-1:])
+    try:
+        value = float(t[:-1] if scale else t)
+    except ValueError:
+        raise ValueError(
+            f"a duration is a number of seconds or a number with s, m or h (15m), not {text!r}"
+        ) from None
+    return value * (scale or 1)
+
+
+def parse_val_every(text: str) -> dict:
+    """`--val-every`: "2" or "2epochs" -> every 2 epochs, "50steps" -> every 50 steps; the
+    config keys it sets (val_every, val_every_steps)."""
+    t = str(text).strip().lower()
+    for unit in ("steps", "step"):
+        if t.endswith(unit):
+            return {"val_every_steps": _whole(t[: -len(unit)], text), "val_every": 0}
+    for unit in ("epochs", "epoch"):
+        if t.endswith(unit):
+            t = t[: -len(unit)]
+            break
+    return {"val_every": _whole(t, text), "val_every_steps": 0}
+
+
+def _whole(t: str, text: str) -> int:
+    if not t.strip().isdigit():
+        raise ValueError(f"--val-every takes N, Nepochs or Nsteps (N >= 0), not {text!r}")
+    return int(t)
+
+
 # checks beyond the type, by key: (test, what the value must be)
 _AT_LEAST_1 = (lambda v: v >= 1, "at least 1")
 _NOT_NEGATIVE = (lambda v: v >= 0, "0 or more")
@@ -172,13 +231,19 @@ _CHECKS = {
         _NOT_NEGATIVE,
     ),
     **dict.fromkeys(("threads", "seed", "ckpt_every", "val_every"), _NOT_NEGATIVE),
+    **dict.fromkeys(("val_every_steps", "patience", "time_budget", "min_delta"), _NOT_NEGATIVE),
+    "plateau_patience": _AT_LEAST_1,
+    "monitor": (lambda v: v in MONITORS, "val_top1 or val_loss"),
     "lr": (lambda v: v > 0, "positive"),
     "gamma": (lambda v: v > 0, "positive"),
     "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "min_lr_ratio": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     "optimizer": (lambda v: v in ("adam", "adamw", "sgd"), "adam, adamw or sgd"),
-    "schedule": (lambda v: v in ("cosine", "step", "constant"), "cosine, step or constant"),
+    "schedule": (
+        lambda v: v in ("cosine", "step", "constant", "plateau"),
+        "cosine, step, constant or plateau",
+    ),
     "val_subset": (lambda v: v in ("train", "val", "test"), "train, val or test"),
     "val_fraction": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "split_seed": _NOT_NEGATIVE,
@@ -285,6 +350,8 @@ def config_from_dict(values: dict) -> TrainConfig:
     unknown = sorted(set(values) - set(_KEYS))
     if unknown:
         raise ValueError(f"unknown config keys {unknown}; known: {', '.join(_KEYS)}")
+    if isinstance(values.get("time_budget"), str):  # "15m"
+        values = {**values, "time_budget": parse_duration(values["time_budget"])}
     converted = {k: _convert(k, v, _KEYS[k]) for k, v in values.items()}
     clip = ClipSpec(**{k: converted.pop(k) for k in CLIP_KEYS if k in converted})
     augment = Augment(**{k: converted.pop(k) for k in AUGMENT_KEYS if k in converted})

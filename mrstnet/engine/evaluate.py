@@ -1,7 +1,8 @@
 """Multi-clip testing (paper §4.1): a video's score is the mean of its clips' softmax scores.
 
-Metrics: video-level top-1 and top-5, clip-level top-1, mean class accuracy, per-class
-accuracy and the confusion matrix. Under torchrun every process tests a share of the
+Metrics: video-level top-1 and top-5, clip-level top-1, the clips' mean cross-entropy
+(`loss`, what early stopping can follow), mean class accuracy, per-class accuracy and the
+confusion matrix. Under torchrun every process tests a share of the
 videos and the scores are gathered, so the numbers do not depend on the world size.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
@@ -21,13 +23,21 @@ from tqdm import tqdm
 from ..extras import MissingExtraError, pyplot
 from . import distributed
 from .checkpoint import unwrap
+from .hardware import bf16_pays
 
 
 def autocast(device: torch.device, enabled: bool):
-    """bf16 autocast on CUDA; on CPU full precision (CPU bf16 is slower on most machines)."""
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bf16 autocast where bf16 pays (a CUDA device with bf16; a CPU with bf16 matrix units,
+    AMX: ``hardware.bf16_pays``), full precision elsewhere (CPU bf16 is slower than fp32
+    without them). The trainer's ``amp`` and the test/predict commands use it."""
+    if enabled and bf16_pays(device):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def inference_dtype(device: torch.device, amp: bool) -> str | None:
+    """``mrstnet.optimize``'s dtype for ``amp``: bf16 where it pays, else float32."""
+    return "bf16" if amp and bf16_pays(device) else None
 
 
 def frame_permutation(frames: int, seed: int = 0) -> torch.Tensor:
@@ -82,7 +92,8 @@ def evaluate(
     if fast:
         from mrstnet.engine.optimize import optimize
 
-        model = optimize(model, dtype=None, compile=False)  # amp: autocast below
+        # bf16 where amp asks and it pays: the whole feature part cast once (optimize)
+        model = optimize(model, dtype=inference_dtype(device, amp), compile=False)
     classes = list(getattr(dataset, "classes", []))
     num_videos = len(dataset.videos) if hasattr(dataset, "videos") else None
     per_video = len(dataset) // num_videos if num_videos else 1
@@ -104,6 +115,7 @@ def evaluate(
     scores: dict[int, np.ndarray] = {}
     labels: dict[int, int] = {}
     clip_correct = clip_total = 0
+    clip_loss = 0.0
     for batch in tqdm(loader, desc=desc, disable=not progress or rank != 0, leave=False):
         if batch is None or len(batch["label"]) == 0:
             continue
@@ -111,9 +123,12 @@ def evaluate(
         if shuffle_frames:
             perm = frame_permutation(video.shape[2], shuffle_seed) if perm is None else perm
             video = video[:, :, perm.to(device)]
-        with torch.inference_mode(), autocast(device, amp):
+        with torch.inference_mode(), autocast(device, amp and not fast):
             logits = model(normalize(video))
-        probs = logits.float().softmax(-1).cpu().numpy().astype(np.float64)
+        logits = logits.float()
+        target = batch["label"].to(device)
+        clip_loss += float(F.cross_entropy(logits, target, reduction="sum"))
+        probs = logits.softmax(-1).cpu().numpy().astype(np.float64)
         label = batch["label"].tolist()
         clip_correct += int((probs.argmax(1) == np.asarray(label)).sum())
         clip_total += len(label)
@@ -121,15 +136,18 @@ def evaluate(
             scores[v] = scores[v] + p if v in scores else p.copy()
             labels[v] = y
 
-    parts = distributed.all_gather_objects((scores, labels, clip_correct, clip_total))
-    scores, labels, clip_correct, clip_total = {}, {}, 0, 0
-    for s, y, cc, ct in parts:
+    parts = distributed.all_gather_objects((scores, labels, clip_correct, clip_total, clip_loss))
+    scores, labels, clip_correct, clip_total, clip_loss = {}, {}, 0, 0, 0.0
+    for s, y, cc, ct, cl in parts:
         scores.update(s)
         labels.update(y)
         clip_correct += cc
         clip_total += ct
+        clip_loss += cl
     num_classes = len(classes) or getattr(model, "num_classes", 0)
-    return metrics(scores, labels, num_classes, clip_correct, clip_total, num_videos, classes)
+    m = metrics(scores, labels, num_classes, clip_correct, clip_total, num_videos, classes)
+    m["loss"] = clip_loss / max(clip_total, 1)
+    return m
 
 
 def metrics(

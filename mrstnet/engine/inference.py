@@ -24,7 +24,7 @@ from mrstnet.data.clip_spec import ClipSpec
 
 from .checkpoint import build_model_from_checkpoint, clip_spec_of, load_checkpoint
 from .distributed import device_of
-from .evaluate import autocast
+from .evaluate import inference_dtype
 
 _TORCH_THREADS = torch.get_num_threads()  # torch's default, before any command changes it
 
@@ -43,7 +43,7 @@ class Predictor:
     classes: list[str]
     spec: ClipSpec  # the clip geometry the model was trained with
     device: torch.device
-    amp: bool = True  # bf16 autocast on CUDA (never on CPU)
+    amp: bool = True  # bf16 where it pays (CUDA, CPUs with AMX), else fp32
     checkpoint: str = ""
 
     @property
@@ -55,7 +55,7 @@ class Predictor:
         on the CPU."""
         from mrstnet.data.transforms import normalize
 
-        with torch.inference_mode(), autocast(self.device, self.amp):
+        with torch.inference_mode():
             logits = self.model(normalize(clips.to(self.device, non_blocking=True)))
         return logits.float().softmax(-1).cpu()
 
@@ -78,7 +78,8 @@ def load_predictor(
     dev = device_of(device)
     ckpt = load_checkpoint(checkpoint)
     spec = spec_from_checkpoint(ckpt)
-    model = optimize(build_model_from_checkpoint(ckpt).to(dev), dtype=None, compile=False)
+    model = build_model_from_checkpoint(ckpt).to(dev)
+    model = optimize(model, dtype=inference_dtype(dev, amp), compile=False)  # bf16 if it pays
     return Predictor(
         model=model,
         classes=list(ckpt["classes"]),

@@ -2,10 +2,15 @@
 
 ::
 
-    fast = mrstnet.optimize(model)                   # eval copy: channels_last_3d, BN folded
-    fast = mrstnet.optimize(model, dtype="bf16")     # + bf16 autocast (GPUs, AVX-512 BF16 CPUs)
+    fast = mrstnet.optimize(model)                   # eval copy: channels_last_3d, BN folded;
+                                                     # bf16 where it pays (AMX CPUs, GPUs)
+    fast = mrstnet.optimize(model, dtype="bf16")     # bf16 anywhere
     with torch.inference_mode():
         logits = fast(clips)                         # any layout in; converted once
+
+In bf16 the network's feature part (``forward_features``) is cast once, after BN folding,
+and runs on bf16 kernels from the input to the last feature map (no float32 round trips);
+the small head stays in float32.
 
 ``optimize`` never changes ``model``: it returns a new module whose outputs equal the
 original's to float32 rounding (``tests/test_optimize.py``). Its ``state_dict`` differs
@@ -23,6 +28,7 @@ from torch import Tensor, nn
 from mrstnet.models.fuse import fold_batchnorm, fuse_for_inference
 from mrstnet.models.tube import set_impl
 
+from .hardware import bf16_pays
 from .runtime import CL3D, to_channels_last
 
 _DTYPES = {
@@ -37,20 +43,31 @@ _DTYPES = {
 
 
 class Optimized(nn.Module):
-    """An inference wrapper: converts inputs to the model's layout, optional autocast,
-    float32 logits out. ``.module`` is the folded model."""
+    """An inference wrapper: converts inputs to the model's layout (and, with ``cast``, to
+    ``dtype`` in the same pass), float32 logits out. ``.module`` is the folded model.
 
-    def __init__(self, module: nn.Module, *, channels_last: bool, dtype, device_type: str):
+    ``cast``: the module's feature part holds ``dtype`` weights (:func:`cast_features`);
+    otherwise a ``dtype`` other than None runs the whole module under autocast."""
+
+    def __init__(
+        self, module: nn.Module, *, channels_last: bool, dtype, device_type: str, cast=False
+    ):
         super().__init__()
         self.module = module
         self.channels_last = channels_last
         self.dtype = dtype
         self.device_type = device_type
+        self.cast = cast
         for attr in ("num_classes", "default_input", "config"):
             if hasattr(module, attr):
                 setattr(self, attr, getattr(module, attr))
 
     def forward(self, x: Tensor) -> Tensor:
+        fmt = CL3D if self.channels_last and x.dim() == 5 else torch.preserve_format
+        if self.cast:  # one pass: layout and dtype
+            x = x.to(dtype=self.dtype, memory_format=fmt)
+            features = self.module.forward_features(x)
+            return self.module.forward_head(features.float())
         if self.channels_last:
             x = to_channels_last(x)
         if self.dtype is None:
@@ -58,6 +75,26 @@ class Optimized(nn.Module):
         with torch.autocast(self.device_type, dtype=self.dtype):
             out = self.module(x)
         return out.float()
+
+
+def feature_modules(model: nn.Module) -> list[nn.Module] | None:
+    """The submodules that ``forward_features`` runs (the networks name them in
+    ``feature_modules``), or None for a model that does not say."""
+    names = getattr(model, "feature_modules", None)
+    if not names or not hasattr(model, "forward_head"):
+        return None
+    return [getattr(model, n) for n in names]
+
+
+def cast_features(model: nn.Module, dtype: torch.dtype) -> bool:
+    """In place: the feature part's parameters and buffers in ``dtype`` (layouts kept);
+    False (nothing done) for a model without ``feature_modules``."""
+    parts = feature_modules(model)
+    if parts is None:
+        return False
+    for part in parts:
+        part.to(dtype)
+    return True
 
 
 def optimize(
@@ -76,9 +113,12 @@ def optimize(
     Steps (each measured in README "## Performance"): eval mode; the exact fast
     reinforced unit; BN folded into the preceding convs; ``channels_last_3d`` weights
     (inputs converted by the wrapper); conv+ReLU and restore+shortcut+ReLU as single
-    oneDNN calls on CPU; autocast to ``dtype``: ``"auto"`` (default) is bf16 on a CUDA
-    device that supports it and fp32 elsewhere: on CPU bf16 is opt-in (``"bf16"``), it
-    changes scores slightly (README "Performance"); ``None``/``"fp32"`` never autocasts.
+    oneDNN calls on CPU; ``dtype``: ``"auto"`` (default) is bf16 where it pays
+    (``hardware.bf16_pays``: a CUDA device with bf16, a CPU with bf16 matrix units, AMX)
+    and fp32 elsewhere; ``"bf16"`` forces it; ``None``/``"fp32"`` never. In bf16 the
+    feature part of a registered network is cast once (weights folded first) and runs in
+    bf16 end to end, the head in float32; other models and fp16 run under autocast.
+    bf16 changes scores slightly (top-1 agreement: docs/performance_round2.md).
     ``torch.compile`` where it pays: by default only on CUDA (on this CPU inductor was
     slower than eager oneDNN); ``cuda_graphs=True`` compiles with
     ``mode="reduce-overhead"`` (CUDA graphs; inputs of a fixed shape). GPU paths are
@@ -94,8 +134,7 @@ def optimize(
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     if isinstance(dtype, str) and dtype.lower() == "auto":
-        cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-        dtype = "bf16" if cuda_bf16 else None
+        dtype = "bf16" if bf16_pays(device) else None
     if isinstance(dtype, str) and dtype.lower() not in _DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; choose fp32, bf16 or fp16")
     amp_dtype = _DTYPES[dtype.lower()] if isinstance(dtype, str) else dtype
@@ -113,13 +152,17 @@ def optimize(
             fuse_for_inference(fast)
     if channels_last:
         fast.to(memory_format=CL3D)
+    cast = amp_dtype is torch.bfloat16 and cast_features(fast, amp_dtype)
     if compile is None:
         compile = device.type == "cuda"
     if compile or cuda_graphs:
         mode = "reduce-overhead" if cuda_graphs and device.type == "cuda" else None
-        fast = torch.compile(fast, mode=mode, dynamic=False)
+        if cast:  # the wrapper calls forward_features and forward_head itself
+            fast.forward_features = torch.compile(fast.forward_features, mode=mode, dynamic=False)
+        else:
+            fast = torch.compile(fast, mode=mode, dynamic=False)
     wrapped = Optimized(
-        fast, channels_last=channels_last, dtype=amp_dtype, device_type=device.type
+        fast, channels_last=channels_last, dtype=amp_dtype, device_type=device.type, cast=cast
     ).eval()
     if example is not None:
         with torch.inference_mode():

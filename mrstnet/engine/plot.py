@@ -23,6 +23,9 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     latest = {(r["kind"], r["step"]): r for r in records}
     train = sorted((r for (k, _), r in latest.items() if k == "train"), key=lambda r: r["step"])
     epochs = sorted((r for (k, _), r in latest.items() if k == "epoch"), key=lambda r: r["step"])
+    # every validation round (`val` lines); logs of older versions have them in `epoch` lines
+    vals = sorted((r for (k, _), r in latest.items() if k == "val"), key=lambda r: r["step"])
+    vals = vals or [r for r in epochs if "val_top1" in r]
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
     panels = [
         ("loss", "loss"),
@@ -38,11 +41,11 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
             ax.plot([r["step"] for r in steps], [r[key] for r in steps], lw=1, label="train steps")
         if ends:
             ax.plot([r["step"] for r in ends], [r[key] for r in ends], "o-", label="train epochs")
-        if key == "acc" and any("val_top1" in r for r in epochs):
-            v = [r for r in epochs if "val_top1" in r]
-            ax.plot(
-                [r["step"] for r in v], [r["val_top1"] for r in v], "s-", label="validation top-1"
-            )
+        vkey = {"acc": "val_top1", "loss": "val_loss"}.get(key)
+        v = [r for r in vals if vkey in r]
+        if v:
+            name = "validation top-1" if key == "acc" else "validation loss"
+            ax.plot([r["step"] for r in v], [r[vkey] for r in v], "s-", ms=3, label=name)
         ax.set_title(title)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)

@@ -63,10 +63,10 @@ def training_split(
         )
     if annotations is not None:  # another run's split: kept in this run's folder too
         return _copy_split(Path(annotations), folder, log)
-    if cfg.val_fraction == 0 and cfg.val_every:
+    if cfg.val_fraction == 0 and cfg.validates:
         raise ValueError(
-            "val_fraction 0 holds no videos out for validation: set val_every=0 too, or "
-            "give a val_fraction above 0"
+            "val_fraction 0 holds no videos out for validation: turn validation off too "
+            "(--val-every 0, or val_every=0 val_every_steps=0), or give a val_fraction above 0"
         )
     pool = root / "train" if given else root
     record = read_record(folder)

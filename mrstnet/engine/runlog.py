@@ -114,6 +114,8 @@ def epoch_line(r: dict, epochs: int) -> str:
             line += f"  skipped {r['skipped_videos']} unreadable videos"
     else:
         line += f"lr {r['lr']:.2e}  (no training step in this part of the epoch)"
+    if "val_loss" in r:
+        line += f"  val loss {r['val_loss']:.4f}"
     if "val_top1" in r:
         line += f"  val top1 {r['val_top1']:.3f}"
     return line

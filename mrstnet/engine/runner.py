@@ -55,7 +55,7 @@ def build_datasets(
         augment=cfg.augment,
     )
     val_set = None
-    if validate and cfg.val_every:
+    if validate and cfg.validates:
         val_set = build_dataset(
             name,
             root,

@@ -1,9 +1,10 @@
 """The training and inference runtime around the models: memory layout, allocator, optimizer.
 
-What the engine calls to train fast::
+The registered networks already build themselves in ``channels_last_3d`` and convert their
+input at the stem (``mrstnet.models.layout``); what the engine adds to train fast::
 
     tune_cpu_allocator()                 # keep freed activations (glibc), once per process
-    model = prepare_for_training(model)  # fast impl + channels_last_3d parameters, in place
+    model = prepare_for_training(model)  # fast impl + channels_last_3d weights (any model)
     loss = criterion(model(to_channels_last(x)), y)
 
 None of it changes the numbers beyond float rounding (``tests/test_optimize.py``).
@@ -16,22 +17,19 @@ import ctypes.util
 import sys
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
+from mrstnet.models.layout import CL3D, is_channels_last, to_channels_last
 from mrstnet.models.tube import set_impl
 
-CL3D = torch.channels_last_3d
-
-
-def to_channels_last(x: Tensor) -> Tensor:
-    """A 5-D clip batch in ``channels_last_3d`` (no copy when it already is)."""
-    if x.dim() == 5 and not x.is_contiguous(memory_format=CL3D):
-        return x.contiguous(memory_format=CL3D)
-    return x
-
-
-def is_channels_last(x: Tensor) -> bool:
-    return x.dim() == 5 and x.is_contiguous(memory_format=CL3D)
+__all__ = [
+    "CL3D",
+    "fused_optimizer_ok",
+    "is_channels_last",
+    "prepare_for_training",
+    "to_channels_last",
+    "tune_cpu_allocator",
+]
 
 
 def prepare_for_training(

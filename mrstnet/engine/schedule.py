@@ -1,4 +1,10 @@
-"""The optimizer and the per-step learning-rate schedule of a training recipe."""
+"""The optimizer and the per-step learning-rate schedule of a training recipe.
+
+cosine / step / constant are functions of the step alone. plateau is constant after the
+warm-up, times gamma for every cut that validation asked for (`Scheduler.cut`, called by the
+trainer after cfg.plateau_patience rounds without improvement); the cuts are in the
+scheduler's state_dict, so a resumed run keeps them.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +37,8 @@ def total_steps(cfg: TrainConfig, steps_per_epoch: int) -> int:
 
 
 def lr_factor(cfg: TrainConfig, steps_per_epoch: int):
-    """Per-step multiplier of the peak lr: linear warm-up, then cosine / step / constant."""
+    """Per-step multiplier of the peak lr: linear warm-up, then cosine / step / constant
+    (plateau: constant here; `Scheduler` applies its cuts)."""
     warm = round(cfg.warmup_epochs * steps_per_epoch)
     total = max(total_steps(cfg, steps_per_epoch), 1)
 
@@ -48,7 +55,26 @@ def lr_factor(cfg: TrainConfig, steps_per_epoch: int):
     return factor
 
 
+class Scheduler(torch.optim.lr_scheduler.LambdaLR):
+    """The per-step factor times gamma ** cuts. `cuts` is an attribute, so LambdaLR's
+    state_dict (the instance's __dict__ but the functions) saves and restores it."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, factor, gamma: float) -> None:
+        self.cuts = 0
+        self.gamma = gamma
+        super().__init__(optimizer, lambda step: factor(step) * self.gamma**self.cuts)
+
+    def cut(self) -> None:
+        """Multiply the lr by gamma from the next step on (set now: the step to come reads
+        the optimizer's lr before the scheduler moves)."""
+        self.cuts += 1
+        for group, base, fn in zip(
+            self.optimizer.param_groups, self.base_lrs, self.lr_lambdas, strict=True
+        ):
+            group["lr"] = base * fn(self.last_epoch)
+
+
 def make_scheduler(
     cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int
-) -> torch.optim.lr_scheduler.LambdaLR:
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(cfg, steps_per_epoch))
+) -> Scheduler:
+    return Scheduler(optimizer, lr_factor(cfg, steps_per_epoch), cfg.gamma)

@@ -1,14 +1,16 @@
 """A training run's parts and where it stands, and how both go to and come from last.pt.
 
 `Run` holds what is built once (model, optimizer, schedule, sampler, sizes); `RunState`
-what moves (epoch, step, best top-1, the running sums of the logs). A checkpoint holds
-both, and the RNG streams of every process, so that a run resumed from any step goes on
-exactly as if it had never stopped.
+what moves (epoch, step, the best validation so far and the rounds since, the training time
+spent, the running sums of the logs). A checkpoint holds both, and the RNG streams of every
+process, so that a run resumed from any step goes on exactly as if it had never stopped
+(and keeps its patience counter and elapsed time: a time budget spans the resumes).
 """
 
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,11 +69,16 @@ class Run:
 
 @dataclass
 class RunState:
-    """Where a run stands; every field but the last three is in its checkpoints."""
+    """Where a run stands; every field up to `lr` is in its checkpoints."""
 
     epoch: int = 0  # whole epochs done
     step: int = 0  # optimizer steps done
-    best: float = -1.0  # best validation top-1 so far (-1: none yet)
+    best: float = -1.0  # validation top-1 of best.pt (-1: none yet)
+    best_score: float | None = None  # cfg.monitor's value at best.pt (None: none yet)
+    best_step: int = 0  # the step best.pt holds
+    bad_rounds: int = 0  # validation rounds in a row without improvement (patience)
+    val_step: int = -1  # the step of the last validation (-1: none)
+    elapsed: float = 0.0  # training seconds before this process (a resumed run's)
     lr: float = 0.0  # the learning rate of the last step
     window: Meter = field(default_factory=Meter)  # since the last `train` log record
     meter: Meter = field(default_factory=Meter)  # since the epoch began
@@ -79,6 +86,16 @@ class RunState:
     # read from a checkpoint, used once: every process's RNG streams and running sums
     rng: list | dict | None = None
     progress: list | None = None
+    stopped: str | None = None  # why training ended (should_stop), once it has
+    clock: float | None = None  # perf_counter() when this process's training loop began
+
+    def start_clock(self) -> None:
+        self.clock = time.perf_counter()
+
+    def seconds(self) -> float:
+        """Training seconds so far, earlier processes' included: never decreases."""
+        now = time.perf_counter() - self.clock if self.clock is not None else 0.0
+        return self.elapsed + now
 
     def new_epoch(self) -> None:
         self.window, self.meter = Meter(), Meter()
@@ -127,6 +144,12 @@ def load_state(run: Run, path: Path) -> RunState:
         epoch=ckpt["epoch"],
         step=ckpt["step"],
         best=ckpt.get("best", -1.0),
+        # older checkpoints lack these: no validation recorded, no time spent
+        best_score=ckpt.get("best_score"),
+        best_step=ckpt.get("best_step", 0),
+        bad_rounds=ckpt.get("bad_rounds", 0),
+        val_step=ckpt.get("val_step", -1),
+        elapsed=ckpt.get("elapsed", 0.0),
         lr=run.optimizer.param_groups[0]["lr"],
         resumed=True,
         rng=ckpt["rng"],
@@ -160,6 +183,11 @@ def save_state(run: Run, state: RunState, paths: list[Path]) -> None:
             "epoch": state.epoch,
             "step": state.step,
             "best": state.best,
+            "best_score": state.best_score,
+            "best_step": state.best_step,
+            "bad_rounds": state.bad_rounds,
+            "val_step": state.val_step,
+            "elapsed": state.seconds(),
             "rng": [r for r, _ in states],
             # the epoch's running sums, so that a run resumed mid-epoch logs the whole epoch
             "progress": [p for _, p in states],

@@ -52,17 +52,29 @@ def fit(
     device: str | None = None,
     log=print,
 ) -> dict:
-    """Train `model` (built by the caller after `seed_everything(cfg.seed)`) for cfg.epochs.
+    """Train `model` (built by the caller after `seed_everything(cfg.seed)`) until
+    `should_stop`: cfg.epochs / cfg.max_steps, cfg.time_budget or cfg.patience.
 
     Writes RUN_DIR/last.pt every epoch (and every cfg.ckpt_every steps), RUN_DIR/best.pt
-    (best validation top-1, or the last epoch when there is no validation) and
-    RUN_DIR/log.jsonl. A RUN_DIR that already holds a run (last.pt) is refused unless
-    `resume` (continue it) or `overwrite` (start afresh). Returns the final summary.
+    (the best validation by cfg.monitor, or the last epoch when there is no validation) and
+    RUN_DIR/log.jsonl (with a `val` record per validation and a `stop` record). A RUN_DIR
+    that already holds a run (last.pt) is refused unless `resume` (continue it) or
+    `overwrite` (start afresh). Returns the final summary, `stopped` saying why it ended
+    (steps, budget or patience).
     """
     if resume and overwrite:
         raise ValueError("--resume continues RUN_DIR's run and --overwrite replaces it: give one")
     d = distributed.setup(device)
     say = log if d.is_main else _silent
+    validating = val_set is not None and cfg.validates
+    if (cfg.patience or cfg.schedule == "plateau") and not validating:
+        # a preset with early stopping, its validation turned off (val_every=0): said, not
+        # refused, so that such a preset still trains without validation
+        say(
+            "note: patience and the plateau schedule count validation rounds and this run "
+            "does not validate: it ends on the step or time budget, the plateau lr stays "
+            "at its peak"
+        )
     run = prepare(
         cfg,
         model,
@@ -82,10 +94,12 @@ def fit(
     items = SeededItems(run.train_set, cfg.seed)
     runlog = RunLog(run.run_dir, d.is_main, append=state.resumed)
     summary: dict = {"best_top1": state.best if state.best >= 0 else None}
+    rounds = Validation(run, state, val_set if validating else None, runlog, say)
     t_start = time.perf_counter()
+    state.start_clock()
     while not should_stop(run, state):
-        record = train_epoch(run, state, items, runlog)
-        improved = validate(run, state, val_set, record)
+        record = train_epoch(run, state, items, runlog, rounds)
+        improved = rounds.at_epoch_end(record)
         runlog.write(record)
         say(epoch_line(record, run.epochs))
         state.new_epoch()  # a checkpoint now starts the next epoch
@@ -93,24 +107,85 @@ def fit(
             best = [run.run_dir / "best.pt"] if improved else []
             save_state(run, state, [run.last_path, *best])
         summary.update(record)
+    stop = stop_record(run, state)
+    runlog.write(stop)
     runlog.close()
+    say(stop_line(stop))
     summary.update(
         best_top1=state.best if state.best >= 0 else None,
+        best_step=state.best_step if state.best_score is not None else None,
+        best_score=state.best_score,
+        monitor=run.cfg.monitor,
+        stopped=state.stopped,
         steps=state.step,
         epochs_done=state.epoch,
-        seconds=time.perf_counter() - t_start,
+        seconds=state.seconds(),  # the run's training time, earlier processes' included
+        seconds_here=time.perf_counter() - t_start,
         run_dir=str(run.run_dir) if run.run_dir else None,
     )
     return summary
 
 
+STOP_REASONS = ("steps", "budget", "patience")
+
+
 def should_stop(run: Run, state: RunState) -> bool:
     """Whether training ends now; asked before each epoch and after each step.
 
-    The one place that decides: the epoch and step budgets today. A wall-clock budget or
-    early stopping joins here; whatever it checks must stay true once true (the loop asks
-    again after the epoch it ends, to validate and checkpoint that epoch as the last)."""
-    return state.epoch >= run.cfg.epochs or state.step >= run.last_step
+    The one place that decides, and records why in state.stopped (STOP_REASONS):
+    `steps` (cfg.epochs or cfg.max_steps done), `budget` (cfg.time_budget seconds of
+    training spent, earlier processes' included) or `patience` (cfg.patience validation
+    rounds in a row without improvement). Once true it stays true: the first reason is
+    kept (the loop asks again after the epoch it ends, to validate and checkpoint that
+    epoch as the last; the clock and the step count only grow, and a run that stopped on
+    patience validates no more). A resumed run decides afresh from its stored counters, so
+    raising max_steps, the budget or the patience continues it."""
+    if state.stopped is None:
+        state.stopped = stop_reason(run, state)
+    return state.stopped is not None
+
+
+def stop_reason(run: Run, state: RunState) -> str | None:
+    cfg = run.cfg
+    if state.epoch >= cfg.epochs or state.step >= run.last_step:
+        return "steps"
+    if cfg.time_budget:
+        # every process must agree, or one would wait for the others' gradients forever
+        (seconds,) = distributed.all_reduce_mean([state.seconds()], run.d.device)
+        if seconds >= cfg.time_budget:
+            return "budget"
+    if cfg.patience and state.bad_rounds >= cfg.patience:
+        return "patience"
+    return None
+
+
+def stop_record(run: Run, state: RunState) -> dict:
+    """The log's last record: why training ended, and where best.pt is."""
+    return {
+        "kind": "stop",
+        "stopped": state.stopped,
+        "epoch": state.epoch,
+        "step": state.step,
+        "seconds": round(state.seconds(), 3),
+        "monitor": run.cfg.monitor,
+        "best_step": state.best_step if state.best_score is not None else None,
+        "best_score": state.best_score,
+        "bad_rounds": state.bad_rounds,
+        "time_budget": run.cfg.time_budget,
+        "patience": run.cfg.patience,
+    }
+
+
+def stop_line(r: dict) -> str:
+    why = {
+        "steps": "the step budget is done",
+        "budget": f"the time budget of {r['time_budget']:g} s is spent",
+        "patience": f"{r['monitor']} did not improve in {r['patience']} validation rounds",
+    }.get(r["stopped"], "")
+    line = f"stopped: {r['stopped']} ({why}) at step {r['step']} after {r['seconds']:.0f} s"
+    if r["best_step"] is not None:
+        line += f"; best.pt is step {r['best_step']} ({r['monitor']} {r['best_score']:.4f})"
+    return line
 
 
 def prepare(
@@ -194,6 +269,8 @@ def place(cfg: TrainConfig, model: nn.Module, d: distributed.Dist) -> nn.Module:
         if d.device.type == "cpu":
             tune_cpu_allocator()
         prepare_for_training(model, fast_impl=False)  # keeps a chosen impl="reference"
+    else:  # the networks are built channels_last_3d: fast=false trains in the plain layout
+        model.to(memory_format=torch.contiguous_format)
     if d.enabled:
         default_strides_where_ambiguous(model)
     return model
@@ -209,8 +286,11 @@ def wrap(run: Run) -> nn.Module:
     return torch.compile(model) if run.cfg.compile else model
 
 
-def train_epoch(run: Run, state: RunState, items: SeededItems, runlog: RunLog) -> dict:
-    """Train from state.step to the epoch's end (or until should_stop); its `epoch` record."""
+def train_epoch(
+    run: Run, state: RunState, items: SeededItems, runlog: RunLog, rounds: Validation
+) -> dict:
+    """Train from state.step to the epoch's end (or until should_stop), validating every
+    cfg.val_every_steps steps when set; the epoch's `epoch` record."""
     cfg, d = run.cfg, run.d
     number = state.epoch + 1  # the `epoch` of this epoch's log lines: 1 is the first
     skip = state.step - state.epoch * run.steps_per_epoch  # > 0 when resuming mid-epoch
@@ -242,6 +322,9 @@ def train_epoch(run: Run, state: RunState, items: SeededItems, runlog: RunLog) -
             record = {"kind": "train", "epoch": number, "step": state.step, "lr": state.lr}
             runlog.write({**record, **state.window.rates(d)})
             state.window = Meter()
+        # validation first: a checkpoint of this step then holds its counters and RNG
+        if cfg.val_every_steps and state.step % cfg.val_every_steps == 0:
+            rounds.between_steps(number)
         if cfg.ckpt_every and state.step % cfg.ckpt_every == 0 and run.run_dir:
             save_state(run, state, [run.last_path])
         if should_stop(run, state):
@@ -302,34 +385,105 @@ def train_step(run: Run, state: RunState, batch: dict) -> tuple[float, int]:
     return loss.item(), int((logits.argmax(1) == label).sum())
 
 
-def validate(run: Run, state: RunState, val_set, record: dict) -> bool:
-    """Validate when the epoch is due (every cfg.val_every, and the last), adding the
-    figures to `record`; whether best.pt should now hold this epoch."""
-    cfg = run.cfg
-    if val_set is None or not cfg.val_every:
-        return True  # no validation: best.pt is the latest epoch
-    if state.epoch % cfg.val_every and not should_stop(run, state):
-        return False
-    # BatchNorm running statistics differ between processes (each saw its own share of the
-    # batches): validate rank 0's, the model that is saved
-    distributed.broadcast_buffers(run.model)
-    m = evaluate(
-        run.train_model,
-        val_set,
-        batch_size=run.batch,
-        num_workers=cfg.num_workers,
-        device=run.d.device,
-        amp=cfg.amp,
-        collate_fn=run.collate_fn,
-        normalize=run.normalize,
-        progress=run.progress,
-        desc="validate",
-        fast=cfg.fast,
+class Validation:
+    """The validation rounds of a run: when they are due, what they measure, and what
+    follows from them (best.pt, the patience counter, the plateau schedule's cuts)."""
+
+    def __init__(self, run: Run, state: RunState, val_set, runlog: RunLog, say) -> None:
+        self.run, self.state, self.val_set, self.runlog, self.say = run, state, val_set, runlog, say
+
+    def at_epoch_end(self, record: dict) -> bool:
+        """Validate when the epoch is due (every cfg.val_every epochs, and at the stop, unless
+        this step was just validated), adding the figures to `record`; whether best.pt should
+        now hold this epoch (always, when the run does not validate)."""
+        run, state, cfg = self.run, self.state, self.run.cfg
+        if self.val_set is None:
+            return True  # no validation: best.pt is the latest epoch
+        due = not cfg.val_every_steps and cfg.val_every and state.epoch % cfg.val_every == 0
+        if state.val_step == state.step or not (due or should_stop(run, state)):
+            return False
+        m, improved = self.measure()
+        record.update(val_top1=m["top1"], val_top5=m["top5"], val_clip_top1=m["clip_top1"])
+        record.update(val_loss=m["loss"])
+        self.runlog.write(self.val_record(record["epoch"], m, improved))
+        return improved
+
+    def between_steps(self, epoch: int) -> None:
+        """A round between steps (cfg.val_every_steps): its record, and best.pt."""
+        run, state = self.run, self.state
+        m, improved = self.measure()
+        record = self.val_record(epoch, m, improved)
+        self.runlog.write(record)
+        self.say(val_line(record))
+        if improved and run.run_dir:
+            save_state(run, state, [run.run_dir / "best.pt"])
+
+    def measure(self) -> tuple[dict, bool]:
+        """Evaluate the model; update best, the patience counter and the lr cuts."""
+        run, state, cfg = self.run, self.state, self.run.cfg
+        # BatchNorm running statistics differ between processes (each saw its own share of
+        # the batches): validate rank 0's, the model that is saved
+        distributed.broadcast_buffers(run.model)
+        m = evaluate(
+            run.train_model,
+            self.val_set,
+            batch_size=run.batch,
+            num_workers=cfg.num_workers,
+            device=run.d.device,
+            amp=cfg.amp,
+            collate_fn=run.collate_fn,
+            normalize=run.normalize,
+            progress=run.progress,
+            desc="validate",
+            fast=cfg.fast,
+        )
+        run.train_model.train()
+        state.val_step = state.step
+        score = m["loss"] if cfg.monitor == "val_loss" else m["top1"]
+        improved = better(score, state.best_score, cfg.monitor, cfg.min_delta)
+        if improved:
+            state.best, state.best_score, state.best_step = m["top1"], score, state.step
+            state.bad_rounds = 0
+        else:
+            state.bad_rounds += 1
+            if cfg.schedule == "plateau" and state.bad_rounds % cfg.plateau_patience == 0:
+                run.scheduler.cut()
+                self.say(
+                    f"step {state.step}: no improvement in {state.bad_rounds} rounds, lr x "
+                    f"{cfg.gamma:g} -> {run.optimizer.param_groups[0]['lr']:.2e}"
+                )
+        return m, improved
+
+    def val_record(self, epoch: int, m: dict, improved: bool) -> dict:
+        state = self.state
+        return {
+            "kind": "val",
+            "epoch": epoch,
+            "step": state.step,
+            "seconds": round(state.seconds(), 3),
+            "val_loss": m["loss"],
+            "val_top1": m["top1"],
+            "val_top5": m["top5"],
+            "val_clip_top1": m["clip_top1"],
+            "improved": improved,
+            "bad_rounds": state.bad_rounds,
+            "lr": self.run.optimizer.param_groups[0]["lr"],
+        }
+
+
+def better(score: float, best: float | None, monitor: str, min_delta: float) -> bool:
+    """Whether `score` improves on `best` by more than min_delta (val_loss: lower)."""
+    if best is None:
+        return True
+    if monitor == "val_loss":
+        return score < best - min_delta
+    return score > best + min_delta
+
+
+def val_line(r: dict) -> str:
+    return f"step {r['step']}  val loss {r['val_loss']:.4f}  top1 {r['val_top1']:.3f}" + (
+        "  (best)" if r["improved"] else f"  ({r['bad_rounds']} without improvement)"
     )
-    record.update(val_top1=m["top1"], val_top5=m["top5"], val_clip_top1=m["clip_top1"])
-    improved = m["top1"] > state.best
-    state.best = max(state.best, m["top1"])
-    return improved
 
 
 def default_strides_where_ambiguous(model: nn.Module) -> None:

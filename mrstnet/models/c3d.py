@@ -9,6 +9,8 @@ Pools use ``ceil_mode`` as Caffe did, so 16×112×112 ends at 512×1×4×4 = 819
 an adaptive average pool to 1×4×4 (the identity there) lets other input sizes keep
 fc6's shape; it is written with slices (:class:`~mrstnet.models.heads.SlicedAdaptiveAvgPool3d`,
 equal to ``nn.AdaptiveAvgPool3d`` up to float rounding) so that ONNX export works at any size.
+The network runs in ``channels_last_3d``, whatever the layout of its input
+(``mrstnet.models.layout``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from .heads import SlicedAdaptiveAvgPool3d
+from .layout import match_layout, use_fast_layout
 from .registry import make_config, register_model
 from .tube import init_weights, make_tube
 
@@ -52,6 +55,8 @@ _LAYERS = [
 
 
 class C3D(nn.Module):
+    feature_modules = ("features",)  # what forward_features runs (bf16 in optimize)
+
     def __init__(self, config: C3DConfig) -> None:
         super().__init__()
         self.config = config
@@ -79,9 +84,10 @@ class C3D(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.fc = nn.Linear(config.fc_dim, config.num_classes)
         init_weights(self)
+        use_fast_layout(self)  # channels_last_3d weights; the input follows at conv1a
 
     def forward_features(self, x: Tensor) -> Tensor:
-        return self.features(x)
+        return self.features(match_layout(x, self.features[0]))
 
     def forward_head(self, x: Tensor) -> Tensor:
         x = self.pool(x).flatten(1)

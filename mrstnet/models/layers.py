@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from torch import nn
+from torch import Tensor, nn
 
 from .fuse import FusedConv, foldable
+from .ops import conv3d
 
 NormLayer = Callable[[int], nn.Module]
 
@@ -35,6 +36,13 @@ class ConvBN(nn.Sequential):
         if relu:
             layers.append(nn.ReLU(inplace=True))
         super().__init__(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        # the conv through ops.conv3d: a 1×1×1 conv on channels_last_3d is one GEMM
+        x = conv3d(self[0], x)
+        for layer in list(self._modules.values())[1:]:
+            x = layer(x)
+        return x
 
     def fuse(self) -> nn.Module:
         """For inference: a :class:`~mrstnet.models.fuse.FusedConv` with the BN folded in

@@ -13,7 +13,8 @@ Every stage starts with a 1×2×2 max-pool, stride (1, 2, 2); time is never pool
 
 ``[C → C_out] × n`` is n residual MRST blocks with bottleneck width C. Small
 variants (the CPU demo) are the same code with a width multiplier, fewer blocks
-per stage and the average head.
+per stage and the average head. The network runs in ``channels_last_3d``, whatever the
+layout of its input (``mrstnet.models.layout``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from .heads import AvgHead, LSTMHead
+from .layout import match_layout, use_fast_layout
 from .registry import make_config, register_model
 from .tube import Block, init_weights, make_tube
 
@@ -51,6 +53,8 @@ def _scale(channels: int, mult: float) -> int:
 
 
 class MRSTNet(nn.Module):
+    feature_modules = ("stem", "stages")  # what forward_features runs (bf16 in optimize)
+
     def __init__(self, config: MRSTNetConfig) -> None:
         super().__init__()
         if not len(config.widths) == len(config.out_channels) == len(config.depths):
@@ -85,6 +89,7 @@ class MRSTNet(nn.Module):
         self.num_features = in_ch
         self.head = self._make_head(config.num_classes)
         init_weights(self)
+        use_fast_layout(self)  # channels_last_3d weights; the input follows at the stem
 
     def _make_head(self, num_classes: int) -> nn.Module:
         c = self.config
@@ -95,7 +100,7 @@ class MRSTNet(nn.Module):
         raise ValueError(f"unknown head {c.head!r}; choose 'lstm' or 'avg'")
 
     def forward_features(self, x: Tensor) -> Tensor:
-        return self.stages(self.stem(x))
+        return self.stages(self.stem(match_layout(x, self.stem)))
 
     def forward_head(self, x: Tensor) -> Tensor:
         return self.head(x)

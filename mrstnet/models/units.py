@@ -18,9 +18,10 @@ A unit has no parameters of its own: ``layers(width)`` names the layers it needs
 tube owns them under those names (checkpoint keys ``ss.weight``, as Table 1 names the four
 1×1×1 layers) and passes them to ``forward`` in that order. A gated unit defines the
 reinforced maps (``reinforce``: S~, T~ at full resolution, the paper's equations) and may
-define ``pooled``: GAP(S~), GAP(T~) computed without them, exactly (see ``ops``).
-``impl="reference"`` pools ``reinforce``'s maps (``literal``); ``impl="fast"`` (default)
-uses ``pooled``. Both have the same parameters and agree to float rounding.
+define ``vector``: GAP(S~), GAP(T~) from pooled vectors, exactly (see ``Gated`` and
+``ops``). ``impl="reference"`` pools ``reinforce``'s maps (``literal``); ``impl="fast"``
+(default) uses ``vector`` (``pooled``), in training as one fused autograd node
+(``fused_unit``). Both have the same parameters and agree to float rounding.
 
 A new unit is a subclass joined to the table with ``@register_unit("name", label=...)``;
 every network, ``mrstnet ablate``, ``mrstnet profile`` and ``mrstnet visualize`` then
@@ -32,6 +33,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .fused_unit import fused_gate, fused_ok
 from .layers import ConvBN, NormLayer, fc
 from .ops import affine, gap, gap_relu_mix
 
@@ -101,7 +103,16 @@ class STFGate(nn.Module):
 
 
 class Gated(Unit):
-    """A unit that ends in the STF gate: X* = STF(S, T, S~, T~)."""
+    """A unit that ends in the STF gate: X* = STF(S, T, S~, T~).
+
+    A unit may give GAP(S~), GAP(T~) without the full-resolution maps (exact, as GAP is
+    linear and the layers affine) by defining ``vector``: (z_S, z_T) from the pooled
+    (N, C) vectors GAP(S), GAP(T) and, where S~ or T~ goes through δ of the other map
+    (MRST-T, MRST-S), q = GAP(δ(W_a·S + W_b·T)), whose two layers ``mix`` names by their
+    position in ``layers()``. Such a unit also trains through one fused autograd node
+    (``fused_unit``)."""
+
+    mix: tuple[int, int] | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -115,12 +126,29 @@ class Gated(Unit):
         s_r, t_r = self.reinforce(s, t, *layers)
         return gap(s_r), gap(t_r)
 
+    def vector(
+        self, p_s: Tensor, p_t: Tensor, q: Tensor | None, *layers: nn.Module
+    ) -> tuple[Tensor, Tensor]:
+        """(GAP(S~), GAP(T~)) from GAP(S), GAP(T) and q (see the class docstring)."""
+        raise NotImplementedError
+
+    def has_vector(self) -> bool:
+        return type(self).vector is not Gated.vector
+
     def pooled(self, s: Tensor, t: Tensor, *layers: nn.Module) -> tuple[Tensor, Tensor]:
-        """The same (GAP(S~), GAP(T~)), pooling before the affine layers where exact;
-        :meth:`literal` unless a unit knows better."""
-        return self.literal(s, t, *layers)
+        """The same (GAP(S~), GAP(T~)), from ``vector`` where the unit has one, else
+        :meth:`literal`."""
+        if not self.has_vector():
+            return self.literal(s, t, *layers)
+        p_s, p_t = gap(s), gap(t)
+        q = None
+        if self.mix is not None:
+            q = gap_relu_mix(s, t, layers[self.mix[0]], layers[self.mix[1]])
+        return self.vector(p_s, p_t, q, *layers)
 
     def forward(self, s: Tensor, t: Tensor, *layers: nn.Module, impl: str = "fast") -> Tensor:
+        if impl == "fast" and fused_ok(self, s, t, layers):
+            return fused_gate(self, s, t, layers)
         pool = self.pooled if impl == "fast" else self.literal
         z_s, z_t = pool(s, t, *layers)
         # without autograd the gate works in place on S
@@ -180,6 +208,9 @@ class STF(Gated):
     def reinforce(self, s: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
         return s, t
 
+    def vector(self, p_s: Tensor, p_t: Tensor, q: None) -> tuple[Tensor, Tensor]:
+        return p_s, p_t
+
 
 @register_unit("mrst_p", label="MRST-P", table2=(91.2, 67.2, 211))
 class MRSTP(Reinforced):
@@ -188,8 +219,7 @@ class MRSTP(Reinforced):
     def reinforce(self, s, t, ss, ts, st, tt) -> tuple[Tensor, Tensor]:
         return ss(s) + ts(t), st(s) + tt(t)
 
-    def pooled(self, s, t, ss, ts, st, tt) -> tuple[Tensor, Tensor]:
-        p_s, p_t = gap(s), gap(t)
+    def vector(self, p_s, p_t, q, ss, ts, st, tt) -> tuple[Tensor, Tensor]:
         return affine(ss, p_s) + affine(ts, p_t), affine(st, p_s) + affine(tt, p_t)
 
 
@@ -201,10 +231,11 @@ class MRSTS(Reinforced):
         t_r = st(s) + tt(t)
         return ss(s) + ts(torch.relu(t_r)), t_r
 
-    def pooled(self, s, t, ss, ts, st, tt) -> tuple[Tensor, Tensor]:
-        p_s, p_t = gap(s), gap(t)
+    mix = (2, 3)  # q = GAP(δ(T~)) = GAP(δ(st·S + tt·T))
+
+    def vector(self, p_s, p_t, q, ss, ts, st, tt) -> tuple[Tensor, Tensor]:
         z_t = affine(st, p_s) + affine(tt, p_t)
-        return affine(ss, p_s) + affine(ts, gap_relu_mix(s, t, st, tt)), z_t
+        return affine(ss, p_s) + affine(ts, q), z_t
 
 
 @register_unit("mrst_t", label="MRST-T", table2=(92.2, 68.9, 211))
@@ -215,7 +246,8 @@ class MRSTT(Reinforced):
         s_r = ss(s) + ts(t)
         return s_r, st(torch.relu(s_r)) + tt(t)
 
-    def pooled(self, s, t, ss, ts, st, tt) -> tuple[Tensor, Tensor]:
-        p_s, p_t = gap(s), gap(t)
+    mix = (0, 1)  # q = GAP(δ(S~)) = GAP(δ(ss·S + ts·T))
+
+    def vector(self, p_s, p_t, q, ss, ts, st, tt) -> tuple[Tensor, Tensor]:
         z_s = affine(ss, p_s) + affine(ts, p_t)
-        return z_s, affine(st, gap_relu_mix(s, t, ss, ts)) + affine(tt, p_t)
+        return z_s, affine(st, q) + affine(tt, p_t)

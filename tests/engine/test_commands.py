@@ -64,9 +64,14 @@ def test_train_writes_checkpoints_and_log(run_dir, synthetic_root):
     spec = config_from_dict(ckpt["preset"]).clip
     assert clip_spec_of(ckpt) == spec and (spec.frames, spec.short_side) == (8, 32)
     lines = [json.loads(x) for x in (run_dir / "log.jsonl").read_text().splitlines()]
-    assert {x["kind"] for x in lines} == {"train", "epoch"}
-    assert all(x["loss"] > 0 for x in lines)
-    assert "val_top1" in lines[-1]  # validated on the test split at the epoch's end
+    # step lines, epoch lines, validation rounds (the demo preset validates every N steps and
+    # at the epoch's end), and one closing line that says why training ended
+    assert {x["kind"] for x in lines} == {"train", "epoch", "val", "stop"}
+    assert lines[-1]["kind"] == "stop" and lines[-1]["stopped"] == "steps"
+    assert sum(x["kind"] == "stop" for x in lines) == 1
+    assert all(x["loss"] > 0 for x in lines if x["kind"] in ("train", "epoch"))
+    epoch = [x for x in lines if x["kind"] == "epoch"][-1]
+    assert "val_top1" in epoch  # validated on the test split at the epoch's end
 
 
 def test_test_command_reports_metrics(run_dir, synthetic_root, tmp_path):
@@ -262,11 +267,14 @@ def test_train_refuses_a_run_dir_that_holds_a_run(run_dir, synthetic_root, tmp_p
     again = tmp_path / "again"
     shutil.copytree(run_dir, again)
     assert main([*args, "--out", str(again), "--overwrite"]) == 0
-    lines = (again / "log.jsonl").read_text().splitlines()
-    assert len(lines) == len((run_dir / "log.jsonl").read_text().splitlines())
+    lines = [json.loads(x) for x in (again / "log.jsonl").read_text().splitlines()]
+    assert [x["kind"] for x in lines].count("stop") == 1 and lines[-1]["kind"] == "stop"
+    steps = [x["step"] for x in lines if x["kind"] == "train"]
+    assert steps and steps[0] == 1 and steps == sorted(set(steps))
 
 
-DEMO_TINY = ["--classes", "2", "--videos-per-class", "3", "--test-clips", "1", "--no-progress"]
+# 6 videos a class in 3 groups: 2 tested, 2 validated, 2 trained on
+DEMO_TINY = ["--classes", "2", "--videos-per-class", "6", "--test-clips", "1", "--no-progress"]
 DEMO_TINY += ["--set", *TINY[:4], "max_steps=2", "batch_size=4", "num_workers=0", "threads=1"]
 
 
@@ -278,7 +286,14 @@ def test_demo_end_to_end_writes_its_report(tmp_path):
     keys |= {"num_videos", "num_classes", "train_steps", "train_loss", "model", "checkpoint"}
     assert keys <= set(report)
     assert report["num_classes"] == 2 and report["train_steps"] == 2
-    assert report["num_videos"] == 2 and report["clip"] == "8x32x32"
+    assert report["num_videos"] == 4 and report["clip"] == "8x32x32"
+    assert report["stopped"] == "steps" and report["best_step"] == 2
+    # the human-actions set, validated on a training group held out of split 1
+    assert (out / "data" / "hand_waving").is_dir()
+    val = (out / "splits" / "val" / "testlist01.txt").read_text().split()
+    train = (out / "splits" / "train" / "trainlist01.txt").read_text().split()[::2]
+    assert len(val) == 4 and all("_g02_" in v for v in val)
+    assert len(train) == 4 and not set(val) & set(train)
     assert (out / "run" / "test_shuffled.json").is_file()
     # a second demo into the same folder starts over rather than refusing
     assert main(["demo", "--out", str(out), *DEMO_TINY]) == 0

@@ -111,8 +111,9 @@ def test_folder_run_splits_validates_resumes_and_tests_on_its_split(own_root, tm
     ckpt = load_checkpoint(out / "last.pt")
     assert ckpt["classes"] == CLASSES
     assert ckpt["preset"]["balance"] == "sampler" and ckpt["preset"]["val_fraction"] == 0.2
-    epoch = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()][-1]
-    assert "val_top1" in epoch
+    lines = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    epoch = [x for x in lines if x["kind"] == "epoch"][-1]
+    assert "val_top1" in epoch and lines[-1]["kind"] == "stop"
 
     # test reads the run's own split: the 8 held-out videos, by default
     m = _test(out / "best.pt", root, tmp_path / "m.json")
@@ -183,7 +184,7 @@ def test_a_class_too_small_to_split_is_named(tmp_path, capsys):
 def test_balance_loss_trains_is_stored_and_survives_resume(tmp_path, capsys):
     root = write_folder(tmp_path / "mine", classes=CLASSES[:2], per_class=[9, 3])
     out = tmp_path / "run"
-    sets = ["max_steps=1", "val_every=0", "val_fraction=0"]
+    sets = ["max_steps=1", "val_every=0", "val_every_steps=0", "val_fraction=0"]
     assert _train(root, out, "--balance", "loss", sets=sets) == 0
     said = capsys.readouterr().out
     assert "3.0x the training videos of the smallest (balance: loss)" in said
@@ -192,7 +193,15 @@ def test_balance_loss_trains_is_stored_and_survives_resume(tmp_path, capsys):
         and len(_listed(out / "splits" / "train.txt")) == 12
     )
     assert load_checkpoint(out / "last.pt")["preset"]["balance"] == "loss"
-    assert _train(root, out, "--resume", sets=["max_steps=2", "val_every=0", "val_fraction=0"]) == 0
+    assert (
+        _train(
+            root,
+            out,
+            "--resume",
+            sets=["max_steps=2", "val_every=0", "val_every_steps=0", "val_fraction=0"],
+        )
+        == 0
+    )
     ckpt = load_checkpoint(out / "last.pt")
     assert ckpt["step"] == 2 and ckpt["preset"]["balance"] == "loss"
     lines = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
