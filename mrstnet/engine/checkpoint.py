@@ -147,26 +147,6 @@ def classifier_names(model: nn.Module) -> list[str]:
     return [f"{last}.{k}" if last else k for k in layer.state_dict()]
 
 
-PRETRAINED = "pretrained:"
-
-
-def shipped_pretrained(name: str) -> Path:
-    """mrstnet/weights/NAME_pretrained.pt (package data), or a clear error naming those there."""
-    from importlib import resources
-
-    folder = Path(str(resources.files("mrstnet") / "weights"))
-    path = folder / f"{name}_pretrained.pt"
-    if not path.is_file():
-        there = sorted(
-            p.name.removesuffix("_pretrained.pt") for p in folder.glob("*_pretrained.pt")
-        )
-        raise FileNotFoundError(
-            f"no shipped pre-trained weights {PRETRAINED}{name} (no {path.name} in {folder}); "
-            f"shipped: {', '.join(PRETRAINED + n for n in there) or 'none'}"
-        )
-    return path
-
-
 def load_init(
     model: nn.Module, path: str | os.PathLike, log=print, classes: list[str] | None = None
 ) -> dict:
@@ -177,15 +157,17 @@ def load_init(
     the checkpoint's, even in number: class i of one dataset is not class i of another.
     Says what it loaded and what not.
     ``imagenet:FILE`` inflates a 2D ResNet state dict instead (mrstnet.models.inflate);
-    ``pretrained:NAME`` is a pre-trained file shipped with the package
-    (mrstnet/weights/NAME_pretrained.pt, see its README).
+    ``pretrained:NAME`` is the file `mrstnet pretrain NAME` made, or one shipped with the
+    package (mrstnet.engine.pretrained.resolve says where it looks).
     """
     if str(path).startswith("imagenet:"):
         from mrstnet.models.inflate import PREFIX, inflate_from_file
 
         return inflate_from_file(unwrap(model), str(path)[len(PREFIX) :], log=log)
-    if str(path).startswith(PRETRAINED):
-        path = shipped_pretrained(str(path)[len(PRETRAINED) :])
+    if str(path).startswith("pretrained:"):
+        from .pretrained import PREFIX, resolve
+
+        path = resolve(str(path)[len(PREFIX) :])
     ckpt = load_checkpoint(path)
     source = ckpt.get("state_dict", ckpt)
     target = unwrap(model).state_dict()

@@ -101,7 +101,7 @@ class TrainConfig:
     # training-time augmentations beyond the paper's random crop and start
     # (mrstnet.data.augment: rrc_scale, rrc_ratio, msc_scales, frame_step_choices,
     # color_jitter, erase_p, erase_scale, mixup_alpha, cutmix_alpha, mix_p); top-level keys
-    # in a preset, as the clip's; all off by default (docs/finetune.md)
+    # in a preset, as the clip's; all off by default (docs/training.md "Augmentations")
     augment: Augment = Augment()
 
     @property

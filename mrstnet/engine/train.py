@@ -97,6 +97,7 @@ def fit(
     rounds = Validation(run, state, val_set if validating else None, runlog, say)
     t_start = time.perf_counter()
     state.start_clock()
+    saved_undecided = False  # last.pt written before should_stop said why the run ends
     while not should_stop(run, state):
         record = train_epoch(run, state, items, runlog, rounds)
         improved = rounds.at_epoch_end(record)
@@ -106,7 +107,12 @@ def fit(
         if run.run_dir:
             best = [run.run_dir / "best.pt"] if improved else []
             save_state(run, state, [run.last_path, *best])
+            saved_undecided = state.stopped is None
         summary.update(record)
+    if saved_undecided and state.stopped == "budget":
+        # the budget ran out between that checkpoint and the check: last.pt must hold the
+        # time that ended the run, or resuming it with the same budget would train on
+        save_state(run, state, [run.last_path])
     stop = stop_record(run, state)
     runlog.write(stop)
     runlog.close()

@@ -8,8 +8,9 @@ import torch
 
 from mrstnet.cli import main
 from mrstnet.data import Augment
-from mrstnet.engine.checkpoint import load_checkpoint, load_init, shipped_pretrained
+from mrstnet.engine.checkpoint import load_checkpoint, load_init
 from mrstnet.engine.config import build_config, config_from_dict
+from mrstnet.engine.pretrained import resolve, run_pretrain
 
 from .test_commands import TINY
 
@@ -28,14 +29,16 @@ def test_train_with_every_augmentation_on(synthetic_root, tmp_path):
     out = tmp_path / "run"
     args = ["train", "--dataset", "ucf101", "--root", str(synthetic_root), "--preset", "demo"]
     args += ["--model", "mrst_t_net_small", "--out", str(out), "--no-progress"]
-    code = main([*args, "--set", *TINY, "val_every=0", *EVERYTHING])
+    code = main([*args, "--set", *TINY, "val_every=0", "val_every_steps=0", *EVERYTHING])
     assert code in (0, None)
     ckpt = load_checkpoint(out / "last.pt")
     cfg = config_from_dict(ckpt["preset"])  # stored flat, read back whole
     assert cfg.augment.rrc_scale == (0.4, 1.0) and cfg.augment.frame_step_choices == (1, 2)
     assert cfg.augment.mixes and cfg.clip.flip is False
     lines = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
-    assert lines and all(x["loss"] > 0 and 0 <= x["acc"] <= 1 for x in lines)
+    trained = [x for x in lines if x["kind"] in ("train", "epoch")]
+    assert trained and all(x["loss"] > 0 and 0 <= x["acc"] <= 1 for x in trained)
+    assert lines[-1]["kind"] == "stop" and lines[-1]["stopped"] == "steps"
     assert all(torch.isfinite(t).all() for t in ckpt["state_dict"].values())
 
 
@@ -64,25 +67,61 @@ def test_augmentation_keys_round_trip_and_default_off():
         assert build_config(name).augment == Augment(), name  # the paper's crop alone
 
 
-def test_init_pretrained_name_is_a_shipped_file_or_a_clear_error():
-    with pytest.raises(FileNotFoundError, match="no shipped pre-trained weights pretrained:nope"):
-        shipped_pretrained("nope")
-    with pytest.raises(FileNotFoundError, match="shipped: pretrained:humans"):
+def test_init_pretrained_name_missing_is_one_clear_line(
+    synthetic_root, tmp_path, monkeypatch, capsys
+):
+    """No weights made and none shipped: the error names where it looked and the command
+    that makes them; an unknown NAME lists the known ones."""
+    monkeypatch.setenv("MRSTNET_HOME", str(tmp_path / "home"))
+    with pytest.raises(FileNotFoundError, match="`mrstnet pretrain humans` makes them"):
+        resolve("humans")
+    with pytest.raises(ValueError, match="known: pretrained:humans"):
         load_init(torch.nn.Linear(2, 2), "pretrained:nope")
+    args = ["train", "--dataset", "ucf101", "--root", str(synthetic_root), "--preset", "demo"]
+    args += ["--out", str(tmp_path / "run"), "--init", "pretrained:humans", "--no-progress"]
+    assert main([*args, "--set", *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mrstnet train: error: pretrained:humans: no pre-trained weights")
+    assert len(err.splitlines()) == 1 and "mrstnet pretrain humans" in err
 
 
-def test_fine_tune_from_the_shipped_humans_weights(tmp_path):
-    """`--init pretrained:humans` on another set of classes: every tensor but the
-    classifier comes from the shipped file."""
+# the tiny network of TINY on both sides, so that the weights fit
+PRETRAIN_TINY = [*TINY, "batch_size=4", "max_steps=2", "val_every_steps=0", "threads=1"]
+
+
+def test_pretrain_then_fine_tune_with_pretrained_name(synthetic_root, tmp_path, monkeypatch):
+    """`mrstnet pretrain` (a two-action set of 9 videos each, 2 steps) writes the weights
+    where `--init pretrained:humans` finds them; fine-tuning on another set's classes loads
+    every tensor but the classifier."""
     import mrstnet
+    from mrstnet.engine.pretrained import made_path
 
-    path = shipped_pretrained("humans")
-    ckpt = load_checkpoint(path)
-    assert ckpt["model"]["arch"] == "mrst_t_net_small" and ckpt["data"]["crop_size"] == 64
-    model = mrstnet.create_model("mrst_t_net_small", num_classes=3)
+    monkeypatch.setenv("MRSTNET_HOME", str(tmp_path / "home"))
+    work = tmp_path / "work"
+    got = run_pretrain(
+        "humans",
+        work,
+        sets=PRETRAIN_TINY,
+        videos_per_class=9,
+        actions=["hand_clapping", "hand_waving"],
+        progress=False,
+        log=lambda *a: None,
+    )
+    assert got["steps"] == 2 and got["weights"] == str(made_path("humans"))
+    ckpt = load_checkpoint(resolve("humans"))
+    assert ckpt["classes"] == ["hand_clapping", "hand_waving"]
+    assert set(ckpt) >= {"model", "state_dict", "data"} and "optimizer" not in ckpt
+    assert "mrstnet pretrain humans" in ckpt["source"]
+    tiny = {"width_mult": 0.125, "depths": [1, 1, 1, 1, 1], "head": "avg"}  # TINY's
+    model = mrstnet.create_model("mrst_t_net_small", num_classes=4, **tiny)
     lines = []
-    got = load_init(model, "pretrained:humans", log=lines.append, classes=["a", "b", "c"])
-    n = len(model.state_dict())
-    assert len(got["loaded"]) == n - 2 and "classifier not loaded" in "\n".join(lines)
-    for name in got["loaded"]:
-        assert torch.equal(model.state_dict()[name], ckpt["state_dict"][name])
+    loaded = load_init(model, "pretrained:humans", log=lines.append, classes=list("abcd"))
+    assert len(loaded["loaded"]) == len(model.state_dict()) - 2
+    assert "classifier not loaded" in "\n".join(lines)
+    # the command line: fine-tune a set of other classes from it
+    out = tmp_path / "ft"
+    args = ["train", "--dataset", "ucf101", "--root", str(synthetic_root)]
+    args += ["--preset", "humans_finetune", "--init", "pretrained:humans", "--out", str(out)]
+    code = main([*args, "--no-progress", "--set", *TINY, "val_every_steps=0", "max_steps=2"])
+    assert code in (0, None)
+    assert load_checkpoint(out / "last.pt")["step"] == 2
