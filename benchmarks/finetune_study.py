@@ -28,7 +28,7 @@ paired differences by seed with their intervals (mrstnet.engine.stats). Timing p
 CPU seconds of the training process and its loader workers (getrusage), wall seconds and
 seconds per step, with the load average at its start, since the machine may be shared.
 
---smoke: a tiny network (width x1/8, 8-frame 32-pixel clips), tiny sets, 2 steps, 2 seeds,
+--smoke: a tiny network (width x1/8, 8-frame 32-pixel clips), tiny sets, 3 arms, 2 steps, 2 seeds,
 under WORK=/tmp/mrstnet-finetune-smoke with its results there too: it proves the stages
 run end to end, and its figures mean nothing.
 """
@@ -417,7 +417,9 @@ def markdown(results: dict) -> str:
         )
         + ". Video top-1 of the last checkpoint on the target's held-out test videos, 3 clips "
         "a video; mean over seeds ± the 95% t-interval's half-width (n/a with one seed). "
-        "The machine may be shared: each run's load average at its start is in finetune.json.",
+        "s/step: the median of the logged windows (data wait included); CPU s/step: the "
+        "training process's CPU seconds, start-up included, per step. The machine may be "
+        "shared: each run's load average at its start is in finetune.json.",
         "",
     ]
     if pre:
@@ -540,7 +542,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.smoke:
         args.seeds = SMOKE["seeds"] if args.seeds == [0, 1, 2] else args.seeds
         args.steps, args.val_every_steps = SMOKE["steps"], SMOKE["val_every_steps"]
-        args.arms = [*MAIN_ARMS, "finetune_aug-mix"] if args.arms == MAIN_ARMS else args.arms
+        # two gains (pre-training; augmentation when fine-tuned) on both targets
+        args.arms = ["scratch", "finetune", "finetune_aug"] if args.arms == MAIN_ARMS else args.arms
     args.work = args.work or Path(f"/tmp/mrstnet-finetune{'-smoke' if args.smoke else ''}")
     args.results = args.results or (args.work if args.smoke else ROOT / "benchmarks" / "results")
     for stage in (*STAGES, "report") if args.stage == "all" else (args.stage,):
