@@ -78,6 +78,7 @@ ONE_USER_ERROR = {
     "export": (["export", "--checkpoint", "/nope.pt", "--format", "torchscript"], "no check"),
     "plot": (["plot", "/nope"], "no log at /nope/log.jsonl"),
     "predict": (["predict", "--checkpoint", "/nope.pt", "v.avi"], "no checkpoint at /nope.pt"),
+    "pretrain": (["pretrain", "nope"], "no pre-training recipe 'nope'; known: humans"),
     "profile": (["profile", "nonet"], "unknown model 'nonet'"),
     "serve": (["serve", "/nope.pt"], "no checkpoint at /nope.pt"),
     "synth": (["synth", "--classes", "1"], "classes must be between 2 and 16"),

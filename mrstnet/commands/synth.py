@@ -61,6 +61,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="number of classes; even numbers keep the pairs whole "
         "(shapes: 2..16, default 10; humans: 2..18, default 18)",
     )
+    p.add_argument(
+        "--actions",
+        metavar="A,B,...",
+        help="humans only: these classes by name (comma-separated) instead of the first "
+        "--classes, e.g. the actions a pre-training set left out",
+    )
     p.add_argument("--videos-per-class", type=int, default=30, help="default 30 (at least 3)")
     p.add_argument(
         "--frames", type=int, default=32, help="frames per video (default 32; humans: >= 8)"
@@ -88,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
     classes, size = DEFAULTS[args.kind]
     classes = args.classes if args.classes is not None else classes
     size = args.size if args.size is not None else size
+    if args.actions is not None:
+        if args.kind != "humans" or args.classes is not None:
+            raise ValueError("--actions is for --kind humans, instead of --classes")
+        classes = [a.strip() for a in args.actions.split(",") if a.strip()]
     common = dict(
         classes=classes,
         videos_per_class=args.videos_per_class,
@@ -110,9 +120,10 @@ def run(args: argparse.Namespace) -> int:
 
         out = write_synthetic(args.out, **common)
     seconds = time.perf_counter() - start
-    n = classes * args.videos_per_class
+    count = classes if isinstance(classes, int) else len(classes)
+    n = count * args.videos_per_class
     print(
-        f"wrote {n} videos ({classes} classes x {args.videos_per_class}), "
+        f"wrote {n} videos ({count} classes x {args.videos_per_class}), "
         f"{args.frames} frames of {size}x{size}, to {out} in {seconds:.1f} s"
     )
     if args.layout == "ucf101":

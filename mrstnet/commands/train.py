@@ -106,7 +106,8 @@ def register(sub) -> None:
         metavar="CKPT",
         help="start from these weights (classifier replaced if the classes differ); "
         "imagenet:FILE inflates a 2D ResNet state dict (torchvision/timm names) "
-        "into MRST-Net's spatial 1×k×k convs, 1×1×1 convs and BNs",
+        "into MRST-Net's spatial 1×k×k convs, 1×1×1 convs and BNs; pretrained:NAME "
+        "the weights `mrstnet pretrain NAME` made (e.g. pretrained:humans)",
     )
     p.add_argument(
         "--set",

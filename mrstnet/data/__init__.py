@@ -1,5 +1,6 @@
 """Video files in, uint8 clips out (paper §4.1): the clip spec, annotation readers, decoding,
-clip sampling, transforms, the clip dataset and the synthetic motion set. No models here.
+clip sampling, transforms and training augmentations, the clip dataset and the synthetic
+motion sets. No models here.
 
 Names are imported on first use, so that the CLI can read `READERS` (its `--dataset`
 choices) and `ClipSpec` without importing torch.
@@ -11,6 +12,8 @@ from mrstnet.data import readers  # no torch in it
 
 _WHERE = {
     "ClipSpec": "clip_spec",
+    "Augment": "augment_spec",
+    "mix_batch": "augment",
     **dict.fromkeys(readers.__all__, "readers"),
     **dict.fromkeys(
         ("TooManyBadVideosError", "VideoClipDataset", "build_dataset", "collate", "load_clips"),

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mrstnet.data.augment import draw_frame_step
+from mrstnet.data.augment_spec import Augment
 from mrstnet.data.clip_spec import ClipSpec
 from mrstnet.data.readers import VideoRecord, get_reader
 from mrstnet.data.sampling import random_clip, uniform_clip, uniform_clips
@@ -34,8 +36,10 @@ class VideoClipDataset(Dataset):
     label, video_index, clip_index} with L = spec.frames and H = W = spec.crop_size.
 
     Training (`train=True`): item i is one random clip of video i (the spec's test-time
-    views are not used). Test: item i is clip i % (num_clips * crops) of video
-    i // (num_clips * crops); within a video, the crop index runs fastest.
+    views are not used), augmented as `augment` says (mrstnet.data.augment: the frame
+    step drawn per clip, the crop, colour, erasing). Test: item i is clip
+    i % (num_clips * crops) of video i // (num_clips * crops); within a video, the crop
+    index runs fastest.
 
     Unreadable videos (`skip_bad=True`): in training another random video is drawn, the path
     is logged once and counted (`bad`, per process; each training sample also carries
@@ -54,6 +58,7 @@ class VideoClipDataset(Dataset):
         skip_bad: bool = True,
         max_consecutive_failures: int = 10,
         missing: list[Path] | None = None,
+        augment: Augment | None = None,
     ):
         self.videos = list(videos)
         self.classes = list(classes)
@@ -63,8 +68,9 @@ class VideoClipDataset(Dataset):
         self.spec = spec.replace(num_clips=1, crops=1) if train else spec
         self.skip_bad = skip_bad
         self.max_consecutive_failures = max_consecutive_failures
+        self.augment = augment or Augment()
         self.transform = (
-            TrainTransform(spec.short_side, spec.crop_size, spec.flip)
+            TrainTransform(spec.short_side, spec.crop_size, spec.flip, self.augment)
             if train
             else EvalTransform(spec.short_side, spec.crop_size, spec.crops)
         )
@@ -89,7 +95,8 @@ class VideoClipDataset(Dataset):
             info = self._info[key] = reader.info
             s = self.spec
             if self.train:
-                clip = random_clip(info.num_frames, s.frames, s.frame_step)
+                step = draw_frame_step(self.augment.frame_step_choices, s.frame_step)
+                clip = random_clip(info.num_frames, s.frames, step)
             else:
                 clip = uniform_clip(
                     info.num_frames, s.frames, s.frame_step, s.num_clips, clip_index
@@ -171,11 +178,12 @@ def build_dataset(
     annotations: Path | str | None = None,
     train: bool,
     skip_bad: bool = True,
+    augment: Augment | None = None,
 ) -> VideoClipDataset:
     """Index a dataset with the reader `name` of `mrstnet.data.readers.READERS` (annotation
     files and directory listings only; no decoding) and wrap it in a `VideoClipDataset` that
     cuts clips as `spec` says. Missing videos are left out, kept in `dataset.missing` and
-    reported once in the log."""
+    reported once in the log. `augment` applies to training items only."""
     videos, classes, missing = get_reader(name)(
         root, subset=subset, split=split, annotations=annotations
     )
@@ -193,7 +201,15 @@ def build_dataset(
             f"{name} {subset} split {split}: no videos found under {root}"
             + (f" ({len(missing)} listed but missing)" if missing else "")
         )
-    return VideoClipDataset(videos, classes, spec, train=train, skip_bad=skip_bad, missing=missing)
+    return VideoClipDataset(
+        videos,
+        classes,
+        spec,
+        train=train,
+        skip_bad=skip_bad,
+        missing=missing,
+        augment=augment if train else None,
+    )
 
 
 def load_clips(path: Path | str, spec: ClipSpec) -> torch.Tensor:

@@ -4,13 +4,17 @@ Frames stay uint8 through the pipeline (4x less to copy between DataLoader worke
 device); `normalize` turns a batch into float32 as late as possible, ideally on the device.
 Presets follow the paper (short side 256, crop 224) and take smaller sizes for small models
 (short side 128, crop 112). Horizontal flip is off by default: on direction-sensitive classes
-(the synthetic set, Something-Something) it changes the label.
+(the synthetic set, Something-Something) it changes the label. The training transform's
+other augmentations (scale, colour, erasing) are in augment.py, chosen by `Augment`.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from mrstnet.data.augment import color_jitter, erase, msc_box, resized_crop, rrc_box
+from mrstnet.data.augment_spec import Augment
 
 MEAN = (0.485, 0.456, 0.406)  # ImageNet, RGB
 STD = (0.229, 0.224, 0.225)
@@ -89,21 +93,45 @@ def normalize(video: torch.Tensor) -> torch.Tensor:
 
 
 class TrainTransform:
-    """Short-side resize, random square crop, optional horizontal flip (p = 0.5)."""
+    """The training clip: a crop of crop_size x crop_size, then the clip-level augmentations.
 
-    def __init__(self, short_side: int = 128, crop_size: int = 112, flip: bool = False):
+    The crop is the paper's (§4.1: resize the short side to `short_side`, then a random
+    square crop) unless `augment` asks for a RandomResizedCrop (`rrc_scale`) or a
+    MultiScaleCrop (`msc_scales`), taken on the decoded frames and resized to the crop size.
+    Then an optional horizontal flip (p = 0.5), colour jitter and random erasing, each
+    drawn once for the whole clip (mrstnet.data.augment). uint8 (3, T, H, W) in and out."""
+
+    def __init__(
+        self,
+        short_side: int = 128,
+        crop_size: int = 112,
+        flip: bool = False,
+        augment: Augment | None = None,
+    ):
         self.short_side, self.crop_size, self.flip = short_side, crop_size, flip
+        self.augment = augment or Augment()
 
     def __call__(self, video: torch.Tensor) -> torch.Tensor:
-        video = random_crop(resize_short_side(video, self.short_side), self.crop_size)
+        a = self.augment
+        h, w = video.shape[-2:]
+        if a.rrc_scale is not None:
+            video = resized_crop(video, rrc_box(h, w, a.rrc_scale, a.rrc_ratio), self.crop_size)
+        elif a.msc_scales is not None:
+            video = resized_crop(video, msc_box(h, w, a.msc_scales), self.crop_size)
+        else:
+            video = random_crop(resize_short_side(video, self.short_side), self.crop_size)
         if self.flip and torch.rand(()) < 0.5:
             video = hflip(video)
+        video = color_jitter(video, a.color_jitter)
+        video = erase(video, a.erase_p, a.erase_scale)
         return video.contiguous()
 
     def __repr__(self) -> str:
+        on = {k: v for k, v in self.augment.to_dict().items() if v != Augment().to_dict()[k]}
+        extra = "".join(f", {k}={v}" for k, v in on.items())
         return (
             f"TrainTransform(short_side={self.short_side}, crop_size={self.crop_size}, "
-            f"flip={self.flip})"
+            f"flip={self.flip}{extra})"
         )
 
 
@@ -128,8 +156,10 @@ class EvalTransform:
         )
 
 
-def train_transform(preset: str = "small", *, flip: bool = False) -> TrainTransform:
-    return TrainTransform(*PRESETS[preset], flip=flip)
+def train_transform(
+    preset: str = "small", *, flip: bool = False, augment: Augment | None = None
+) -> TrainTransform:
+    return TrainTransform(*PRESETS[preset], flip=flip, augment=augment)
 
 
 def eval_transform(preset: str = "small", *, crops: int = 1) -> EvalTransform:

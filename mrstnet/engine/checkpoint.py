@@ -156,12 +156,18 @@ def load_init(
     initialisation. The classifier is not copied when `classes` (this run's) differ from
     the checkpoint's, even in number: class i of one dataset is not class i of another.
     Says what it loaded and what not.
-    ``imagenet:FILE`` inflates a 2D ResNet state dict instead (mrstnet.models.inflate).
+    ``imagenet:FILE`` inflates a 2D ResNet state dict instead (mrstnet.models.inflate);
+    ``pretrained:NAME`` is the file `mrstnet pretrain NAME` made, or one shipped with the
+    package (mrstnet.engine.pretrained.resolve says where it looks).
     """
     if str(path).startswith("imagenet:"):
         from mrstnet.models.inflate import PREFIX, inflate_from_file
 
         return inflate_from_file(unwrap(model), str(path)[len(PREFIX) :], log=log)
+    if str(path).startswith("pretrained:"):
+        from .pretrained import PREFIX, resolve
+
+        path = resolve(str(path)[len(PREFIX) :])
     ckpt = load_checkpoint(path)
     source = ckpt.get("state_dict", ckpt)
     target = unwrap(model).state_dict()

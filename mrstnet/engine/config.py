@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from mrstnet.data.augment_spec import FIELDS as AUGMENT_KEYS
+from mrstnet.data.augment_spec import Augment
 from mrstnet.data.clip_spec import FIELDS as CLIP_FIELDS
 from mrstnet.data.clip_spec import TEST_TIME, ClipSpec
 from mrstnet.data.folder_split import DEFAULT_GROUP_REGEX, compile_group_regex
@@ -96,6 +98,11 @@ class TrainConfig:
     # class imbalance (mrstnet.engine.balance): none, sampler (class-balanced draws) or loss
     # (class weights in the cross-entropy)
     balance: str = "none"
+    # training-time augmentations beyond the paper's random crop and start
+    # (mrstnet.data.augment: rrc_scale, rrc_ratio, msc_scales, frame_step_choices,
+    # color_jitter, erase_p, erase_scale, mixup_alpha, cutmix_alpha, mix_p); top-level keys
+    # in a preset, as the clip's; all off by default (docs/training.md "Augmentations")
+    augment: Augment = Augment()
 
     @property
     def validates(self) -> bool:
@@ -103,12 +110,14 @@ class TrainConfig:
         return bool(self.val_every or self.val_every_steps)
 
     def to_dict(self) -> dict:
-        """The flat mapping a preset holds (the clip's fields as top-level keys):
-        `config_from_dict` reads it back. Checkpoints store it as `preset`."""
+        """The flat mapping a preset holds (the clip's and the augmentations' fields as
+        top-level keys): `config_from_dict` reads it back. Checkpoints store it as `preset`."""
         out = {}
         for f in dataclasses.fields(self):
             if f.name == "clip":
                 out.update({k: getattr(self.clip, k) for k in CLIP_KEYS})
+            elif f.name == "augment":
+                out.update(self.augment.to_dict())
             else:
                 out[f.name] = copy.deepcopy(getattr(self, f.name))
         return out
@@ -302,7 +311,30 @@ def _convert(key: str, value, declared: str):
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
             return dict(value)
         raise bad
+    if kind.startswith("tuple["):
+        return _convert_list(key, value, kind)
     return value
+
+
+def _convert_list(key: str, value, kind: str) -> tuple:
+    """A YAML list as the declared `tuple[float, float]` (that many) or `tuple[int, ...]`
+    (any number; a lone number is a list of one)."""
+    inner = [t.strip() for t in kind[len("tuple[") : -1].split(",")]
+    any_length = inner[-1] == "..."
+    what = _NAMES[inner[0]].removeprefix("an ").removeprefix("a ")
+    named = f"a list of {what}s" if any_length else f"a list of {len(inner)} {what}s"
+    bad = ValueError(f"config key {key!r}: expected {named}, got {value!r}")
+    if any_length and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or (not any_length and len(value) != len(inner)):
+        raise bad
+    try:
+        return tuple(
+            _convert(key, v, inner[0] if any_length else t)
+            for v, t in zip(value, inner * len(value) if any_length else inner, strict=False)
+        )
+    except ValueError:
+        raise bad from None
 
 
 def _int_text(text: str) -> int | float:
@@ -322,7 +354,8 @@ def config_from_dict(values: dict) -> TrainConfig:
         values = {**values, "time_budget": parse_duration(values["time_budget"])}
     converted = {k: _convert(k, v, _KEYS[k]) for k, v in values.items()}
     clip = ClipSpec(**{k: converted.pop(k) for k in CLIP_KEYS if k in converted})
-    cfg = TrainConfig(clip=clip, **converted)
+    augment = Augment(**{k: converted.pop(k) for k in AUGMENT_KEYS if k in converted})
+    cfg = TrainConfig(clip=clip, augment=augment, **converted)
     for key, (ok, what) in _CHECKS.items():
         value = getattr(cfg, key)
         if value is not None and not ok(value):
@@ -331,12 +364,15 @@ def config_from_dict(values: dict) -> TrainConfig:
 
 
 def _keys() -> dict[str, str]:
-    """Every config key and its declared type, in TrainConfig's order, the clip's in place."""
+    """Every config key and its declared type, in TrainConfig's order, the clip's and the
+    augmentations' in place."""
     clip_types = {f.name: str(f.type) for f in dataclasses.fields(ClipSpec)}
     keys: dict[str, str] = {}
     for f in dataclasses.fields(TrainConfig):
         if f.name == "clip":
             keys.update({k: clip_types[k] for k in CLIP_KEYS})
+        elif f.name == "augment":
+            keys.update({g.name: str(g.type) for g in dataclasses.fields(Augment)})
         else:
             keys[f.name] = str(f.type)
     return keys

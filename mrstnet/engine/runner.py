@@ -40,11 +40,19 @@ def build_datasets(
     validate: bool = True,
 ):
     """The training set and (when the config validates) the validation set, both cut as
-    `cfg.clip` says; validation takes `cfg.val_clips` clips per video."""
+    `cfg.clip` says; training items augmented as `cfg.augment` says; validation takes
+    `cfg.val_clips` clips per video."""
     from mrstnet.data import build_dataset, get_reader
 
     train_set = build_dataset(
-        name, root, cfg.clip, subset="train", split=split, annotations=annotations, train=True
+        name,
+        root,
+        cfg.clip,
+        subset="train",
+        split=split,
+        annotations=annotations,
+        train=True,
+        augment=cfg.augment,
     )
     val_set = None
     if validate and cfg.validates:

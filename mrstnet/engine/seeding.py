@@ -1,4 +1,5 @@
-"""What makes a training run replayable: seeds, the epoch order and per-item randomness.
+"""What makes a training run replayable: seeds, the epoch order, per-item and per-batch
+randomness.
 
 A run stopped at any step (even by SIGKILL) and resumed from its checkpoint draws the same
 batches, in the same order, augmented the same way, as a run that was never stopped, with
@@ -90,3 +91,14 @@ def loader_seed(seed: int, epoch: int, rank: int) -> int:
     """The seed of an epoch's DataLoader generator, from which its workers' seeds come (not
     from the global stream, which the model's dropout advances): replayable."""
     return seed * 1_000_003 + epoch * 1009 + rank
+
+
+# tells a batch's stream apart from an item's (item_seed's entropy has three words too)
+_BATCH = 0x6D6978  # "mix"
+
+
+def batch_rng(seed: int, step: int, rank: int) -> np.random.Generator:
+    """The generator of one training step's batch-level draws (mixup / cutmix): a function
+    of (seed, step, rank) alone, so a resumed run mixes its batches as an uninterrupted
+    one did."""
+    return np.random.default_rng(np.random.SeedSequence((seed & (2**64 - 1), step, rank, _BATCH)))

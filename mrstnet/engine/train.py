@@ -20,6 +20,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from mrstnet.data.augment import mix_batch
+
 from . import distributed
 from .balance import balanced, loss_weights
 from .config import TrainConfig
@@ -27,7 +29,7 @@ from .evaluate import autocast, evaluate
 from .runlog import Meter, RunLog, epoch_line
 from .runtime import prepare_for_training, to_channels_last, tune_cpu_allocator
 from .schedule import make_optimizer, make_scheduler, total_steps
-from .seeding import EpochSampler, SeededItems, loader_seed, seed_everything
+from .seeding import EpochSampler, SeededItems, batch_rng, loader_seed, seed_everything
 from .state import Run, RunState, restore_rng, save_state, start
 
 __all__ = ["fit", "seed_everything"]
@@ -95,6 +97,7 @@ def fit(
     rounds = Validation(run, state, val_set if validating else None, runlog, say)
     t_start = time.perf_counter()
     state.start_clock()
+    saved_undecided = False  # last.pt written before should_stop said why the run ends
     while not should_stop(run, state):
         record = train_epoch(run, state, items, runlog, rounds)
         improved = rounds.at_epoch_end(record)
@@ -104,7 +107,12 @@ def fit(
         if run.run_dir:
             best = [run.run_dir / "best.pt"] if improved else []
             save_state(run, state, [run.last_path, *best])
+            saved_undecided = state.stopped is None
         summary.update(record)
+    if saved_undecided and state.stopped == "budget":
+        # the budget ran out between that checkpoint and the check: last.pt must hold the
+        # time that ended the run, or resuming it with the same budget would train on
+        save_state(run, state, [run.last_path])
     stop = stop_record(run, state)
     runlog.write(stop)
     runlog.close()
@@ -356,15 +364,19 @@ def epoch_loader(run: Run, items: SeededItems, epoch: int, skip: int) -> DataLoa
 
 
 def train_step(run: Run, state: RunState, batch: dict) -> tuple[float, int]:
-    """One optimizer step on a batch; its mean loss and top-1 hits."""
+    """One optimizer step on a batch; its mean loss and top-1 hits (against each clip's
+    own label when the batch is mixed)."""
     cfg, d = run.cfg, run.d
     video = batch["video"].to(d.device, non_blocking=True)
     label = batch["label"].to(d.device, non_blocking=True)
     x = run.normalize(video)
+    # mixup / cutmix (cfg.augment), drawn from (seed, step, rank): soft targets
+    x, mix = mix_batch(x, cfg.augment, batch_rng(cfg.seed, state.step, d.rank))
     with autocast(d.device, cfg.amp):
         logits = run.train_model(to_channels_last(x) if cfg.fast else x)
+    target = label if mix is None else mix.targets(label, logits.shape[1])
     loss = F.cross_entropy(
-        logits.float(), label, weight=run.loss_weight, label_smoothing=cfg.label_smoothing
+        logits.float(), target, weight=run.loss_weight, label_smoothing=cfg.label_smoothing
     )
     run.optimizer.zero_grad(set_to_none=True)
     run.scaler.scale(loss).backward()

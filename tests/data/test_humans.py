@@ -30,6 +30,20 @@ def _decoded(root):
     return {str(p.relative_to(root)): read_all_frames(p) for p in sorted(root.rglob("*.avi"))}
 
 
+def test_named_actions_are_the_same_videos_as_in_the_full_set(tmp_path, capsys):
+    """`--actions` picks classes by name; a class's videos do not depend on the others
+    written (a fine-tuning set of left-out actions is drawn as a full set would be)."""
+    out = tmp_path / "named"
+    args = ["synth", str(out), "--kind", "humans", "--actions", "jump_left, hand_waving"]
+    assert main([*args, "--videos-per-class", "3", "--frames", "8", "--size", "32"]) == 0
+    assert "wrote 6 videos (2 classes x 3)" in capsys.readouterr().out
+    named = _decoded(out)
+    full = _decoded(write_humans(tmp_path / "full", seed=0, **{**SMALL, "classes": 18}))
+    assert sorted(p.split("/")[0] for p in named) == ["hand_waving"] * 3 + ["jump_left"] * 3
+    for name, frames in named.items():
+        np.testing.assert_array_equal(frames, full[name])
+
+
 def test_same_seed_same_frames_another_seed_other_videos(tmp_path):
     a = _decoded(write_humans(tmp_path / "a", seed=3, difficulty="hard", **SMALL))
     b = _decoded(write_humans(tmp_path / "b", seed=3, difficulty="hard", **SMALL))
@@ -153,6 +167,9 @@ def test_cli_writes_a_set_that_data_check_accepts(layout, tmp_path, capsys):
         (["--kind", "humans", "--classes", "19"], "classes must be between 2 and 18"),
         (["--kind", "humans", "--size", "16"], "size must be at least 32"),
         (["--difficulty", "easy"], "--difficulty applies to --kind humans only"),
+        (["--kind", "humans", "--actions", "walk_left,fly"], "unknown classes ['fly']"),
+        (["--kind", "humans", "--actions", "walk_left"], "2 or more distinct names"),
+        (["--actions", "walk_left,walk_right"], "--actions is for --kind humans"),
     ],
 )
 def test_bad_options_are_one_line_errors(extra, message, tmp_path, capsys):

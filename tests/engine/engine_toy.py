@@ -19,6 +19,8 @@ from torch.utils.data import Dataset, default_collate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, when run as a script
 
+from mrstnet.data.augment_spec import Augment  # noqa: E402
+from mrstnet.data.transforms import TrainTransform  # noqa: E402
 from mrstnet.engine.config import build_config  # noqa: E402
 from mrstnet.engine.train import fit, seed_everything  # noqa: E402
 
@@ -28,8 +30,9 @@ class ToyVideos(Dataset):
 
     Training items take a random start column from the global torch RNG (like a random
     crop does): the trainer must make that draw the same in a resumed run, with any
-    number of workers or processes. In test mode (`clips` > 0) item i is clip i % clips
-    of video i // clips, with a fixed start.
+    number of workers or processes. `transform` (e.g. the real TrainTransform with the
+    run's augmentations) is applied to training items. In test mode (`clips` > 0) item i
+    is clip i % clips of video i // clips, with a fixed start.
     """
 
     classes = ["right", "left"]
@@ -42,6 +45,7 @@ class ToyVideos(Dataset):
         size: int = 12,
         clips: int = 0,
         seed: int = 0,
+        transform=None,
     ) -> None:
         g = torch.Generator().manual_seed(seed)
         shape = (n, 3, frames, size, size)
@@ -49,6 +53,7 @@ class ToyVideos(Dataset):
         self.labels = [i % 2 for i in range(n)]
         self.videos = [(f"toy{i}", y) for i, y in enumerate(self.labels)]
         self.frames, self.size, self.clips = frames, size, clips
+        self.transform = transform  # training items only: e.g. the real TrainTransform
 
     def __len__(self) -> int:
         return len(self.videos) * (self.clips or 1)
@@ -61,6 +66,8 @@ class ToyVideos(Dataset):
         for t in range(self.frames):
             col = (start + step * t) % self.size
             video[:, t, :, col] = 255
+        if self.transform is not None and not self.clips:
+            video = self.transform(video)
         return {"video": video, "label": self.labels[v], "video_index": v, "clip_index": c}
 
 
@@ -132,7 +139,11 @@ def run(
     cfg = build_config(None, ["num_workers=0", "threads=1", *overrides])
     seed_everything(cfg.seed)
     model = ToyNet(dropout=cfg.dropout or 0.0, norm=norm)
-    data = ToyVideos(n)
+    # the run's clip-level augmentations (scale, colour, erasing) on the toy's 12x12 frames
+    augmented = cfg.augment != Augment()
+    data = ToyVideos(
+        n, transform=TrainTransform(12, 10, augment=cfg.augment) if augmented else None
+    )
     val = ToyVideos(8, clips=2, seed=1)
     summary = fit(
         cfg,

@@ -87,11 +87,24 @@ def test_a_spent_budget_stops_a_resumed_run_at_once_and_a_larger_one_continues(t
     assert more["seconds"] >= 1.0 and more["seconds_here"] < more["seconds"]
 
 
-def test_resume_keeps_patience_elapsed_time_and_lr_cuts(tmp_path):
+# every augmentation on (clip-level ones on the toy's frames, mixup / cutmix per batch)
+AUGMENT = [
+    "rrc_scale=[0.5,1]",
+    "color_jitter=[0.3,0.3,0.3,0.05]",
+    "erase_p=0.5",
+    "mixup_alpha=0.4",
+    "cutmix_alpha=1.0",
+    "mix_p=0.8",
+]
+
+
+@pytest.mark.parametrize("augment", [[], AUGMENT], ids=["plain", "augmented"])
+def test_resume_keeps_patience_elapsed_time_and_lr_cuts(tmp_path, augment):
     """Stopped in the validation of step 3 (checkpoint at step 2), then resumed: the same
     weights, validation rounds, patience counter and plateau cuts as an uninterrupted run,
-    and the training time of the first process is kept."""
+    and the training time of the first process is kept; with the augmentations on too."""
     sets = [
+        *augment,
         *BASE,
         "epochs=3",
         "ckpt_every=1",

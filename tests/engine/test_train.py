@@ -64,14 +64,28 @@ def _assert_same_state(a: dict, b: dict, exact=True):
         assert torch.equal(t, u) if exact else torch.allclose(t, u, atol=1e-5), name
 
 
-@pytest.mark.parametrize("workers", [0, 2])
-def test_sigkill_then_resume_matches_uninterrupted(tmp_path, workers):
+# every augmentation on: scale crop, colour, erasing per clip (seeded per item), mixup and
+# cutmix per batch (seeded per step), label smoothing over the soft targets
+AUGMENT = [
+    "rrc_scale=[0.5,1]",
+    "color_jitter=[0.3,0.3,0.3,0.05]",
+    "erase_p=0.5",
+    "mixup_alpha=0.4",
+    "cutmix_alpha=1.0",
+    "mix_p=0.8",
+    "label_smoothing=0.1",
+]
+
+
+@pytest.mark.parametrize("workers, augment", [(0, False), (2, False), (2, True)])
+def test_sigkill_then_resume_matches_uninterrupted(tmp_path, workers, augment):
     """SIGKILL right after step 1 (mid-epoch, checkpointed), then --resume: the same
     parameters, optimizer state and epoch logs as a run that was never stopped. With
     DataLoader workers the resumed sampler hands the batches to other workers than the
-    first run did, so the random augmentation must not depend on which worker loads."""
+    first run did, so the random augmentation must not depend on which worker loads (nor
+    mixup/cutmix on how many steps this process ran)."""
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    sets = [*RECIPE, f"num_workers={workers}"]
+    sets = [*RECIPE, f"num_workers={workers}", *(AUGMENT if augment else [])]
     ref = _toy(whole, sets=sets)
     _finish(_toy(killed, "--kill-after", "1", sets=sets), code=-signal.SIGKILL)
     assert load_checkpoint(killed / "last.pt")["step"] == 1

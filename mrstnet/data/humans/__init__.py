@@ -48,6 +48,7 @@ from .actions import ACTIONS, action_motion
 from .scene import nuisance, render_video
 
 CLASSES: list[str] = list(ACTIONS)
+NUM_CLASSES = len(CLASSES)
 PAIRS: list[tuple[str, str]] = [(CLASSES[i], CLASSES[i + 1]) for i in range(0, len(CLASSES), 2)]
 # Pairs whose classes differ only in motion (same poses, another order or rate).
 MOTION_ONLY: list[tuple[str, str]] = [
@@ -88,6 +89,15 @@ def video_rng(seed: int, name: str, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, CLASSES.index(name), index])
 
 
+def _checked_names(names: list[str]) -> list[str]:
+    unknown = [n for n in names if n not in ACTIONS]
+    if unknown:
+        raise ValueError(f"unknown classes {unknown}; classes: {', '.join(CLASSES)}")
+    if len(set(names)) != len(names) or len(names) < 2:
+        raise ValueError(f"classes must be 2 or more distinct names, got {names}")
+    return list(names)
+
+
 def class_video(
     name: str, rng: np.random.Generator, frames: int, size: int, difficulty: float = 0.2
 ) -> np.ndarray:
@@ -100,7 +110,7 @@ def class_video(
 def write_humans(
     out: Path | str,
     *,
-    classes: int = len(CLASSES),
+    classes: int | list[str] = NUM_CLASSES,
     videos_per_class: int = 30,
     frames: int = 32,
     size: int = 112,
@@ -109,13 +119,15 @@ def write_humans(
     layout: str = "ucf101",
 ) -> Path:
     """Write the human-actions set to `out` (created) in `layout` (mrstnet.data.layouts)
-    and return `out`. Deterministic in `seed`."""
+    and return `out`. `classes`: the first N classes, or a list of class names (e.g. the
+    actions a pre-training set left out). Deterministic in `seed`; a video's frames do not
+    depend on which other classes are written."""
     d = parse_difficulty(difficulty)
     if frames < MIN_FRAMES:
         raise ValueError(f"frames must be at least {MIN_FRAMES}, got {frames}")
     if size < MIN_SIZE:
         raise ValueError(f"size must be at least {MIN_SIZE} pixels, got {size}")
-    names = class_names(classes)
+    names = class_names(classes) if isinstance(classes, int) else _checked_names(classes)
 
     def video(label: int, j: int) -> np.ndarray:
         name = names[label]
