@@ -56,6 +56,13 @@ def add_stopping_args(p: argparse.ArgumentParser) -> None:
         "(config key monitor: val_top1 or val_loss) did not improve by more than min_delta",
     )
     p.add_argument(
+        "--patience-from",
+        type=int,
+        metavar="STEP",
+        help="validation rounds before this optimizer step count neither towards patience "
+        "nor for the plateau lr (config key patience_from; default 0)",
+    )
+    p.add_argument(
         "--val-every",
         metavar="N[steps]",
         help="validate every N epochs (N or Nepochs) or every N optimizer steps (Nsteps), "
@@ -72,6 +79,8 @@ def stopping_overrides(args) -> dict:
         out["time_budget"] = parse_duration(args.time_budget)
     if args.patience is not None:
         out["patience"] = args.patience
+    if args.patience_from is not None:
+        out["patience_from"] = args.patience_from
     if args.val_every is not None:
         out.update(parse_val_every(args.val_every))
     return out

@@ -79,6 +79,10 @@ class TrainConfig:
     # training loop has run time_budget seconds (validation and checkpoints included; a
     # resumed run counts its earlier time; 0 = no budget; "15m", "1.5h" are accepted)
     patience: int = 0
+    # validation rounds before this optimizer step still keep best.pt but neither count
+    # towards patience nor cut the plateau lr, so that a unit that leaves chance late is not
+    # stopped (or slowed) at chance (Keras's EarlyStopping start_from_epoch, in steps)
+    patience_from: int = 0
     time_budget: float = 0.0
     # schedule plateau: the lr is multiplied by gamma after every plateau_patience rounds
     # in a row without improvement (after the warm-up; the cut count is in the checkpoint)
@@ -231,7 +235,10 @@ _CHECKS = {
         _NOT_NEGATIVE,
     ),
     **dict.fromkeys(("threads", "seed", "ckpt_every", "val_every"), _NOT_NEGATIVE),
-    **dict.fromkeys(("val_every_steps", "patience", "time_budget", "min_delta"), _NOT_NEGATIVE),
+    **dict.fromkeys(
+        ("val_every_steps", "patience", "patience_from", "time_budget", "min_delta"),
+        _NOT_NEGATIVE,
+    ),
     "plateau_patience": _AT_LEAST_1,
     "monitor": (lambda v: v in MONITORS, "val_top1 or val_loss"),
     "lr": (lambda v: v > 0, "positive"),

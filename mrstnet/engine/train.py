@@ -450,7 +450,7 @@ class Validation:
         if improved:
             state.best, state.best_score, state.best_step = m["top1"], score, state.step
             state.bad_rounds = 0
-        else:
+        elif state.step >= cfg.patience_from:  # earlier rounds are the warm-up's
             state.bad_rounds += 1
             if cfg.schedule == "plateau" and state.bad_rounds % cfg.plateau_patience == 0:
                 run.scheduler.cut()

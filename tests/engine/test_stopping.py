@@ -47,6 +47,21 @@ def test_a_run_stops_on_patience_and_keeps_the_best_checkpoint(tmp_path):
     assert len(vals) == 3
 
 
+def test_patience_from_keeps_early_rounds_out_of_the_count(tmp_path):
+    """The same run as above with patience_from=3: rounds at steps 1 and 2 are the warm-up's
+    (no bad round, no lr cut), so counting starts at step 3 and the run ends at step 4."""
+    sets = [*BASE, "epochs=50", "val_every_steps=1", "monitor=val_loss", "min_delta=100"]
+    sets += ["schedule=plateau", "plateau_patience=1", "warmup_epochs=0"]
+    summary, _ = run(str(tmp_path), overrides=[*sets, "patience=2", "patience_from=3"])
+    assert summary["stopped"] == "patience" and summary["steps"] == 4
+    vals = _log(tmp_path, "val")
+    assert [v["step"] for v in vals] == [1, 2, 3, 4]
+    assert [v["bad_rounds"] for v in vals] == [0, 0, 1, 2]
+    # the plateau lr is cut once per counted bad round, never in the warm-up
+    assert [v["lr"] for v in vals[:2]] == [0.01, 0.01]
+    assert vals[2]["lr"] < 0.01 and vals[3]["lr"] < vals[2]["lr"]
+
+
 def test_best_checkpoint_follows_the_monitor(tmp_path):
     """Every round validated; best.pt holds the round with the lowest val loss."""
     sets = [*BASE, "epochs=2", "val_every_steps=2", "monitor=val_loss"]
@@ -209,11 +224,18 @@ def test_val_every_in_epochs_or_steps():
 def test_train_flags_become_config_keys():
     p = argparse.ArgumentParser()
     add_stopping_args(p)
-    args = p.parse_args(["--time-budget", "15m", "--patience", "4", "--val-every", "25steps"])
-    keys = stopping_overrides(args)
-    assert keys == {"time_budget": 900.0, "patience": 4, "val_every": 0, "val_every_steps": 25}
+    args = ["--time-budget", "15m", "--patience", "4", "--val-every", "25steps"]
+    keys = stopping_overrides(p.parse_args([*args, "--patience-from", "300"]))
+    assert keys == {
+        "time_budget": 900.0,
+        "patience": 4,
+        "patience_from": 300,
+        "val_every": 0,
+        "val_every_steps": 25,
+    }
     cfg = build_config("demo", None, **keys)
     assert (cfg.time_budget, cfg.patience, cfg.val_every_steps) == (900.0, 4, 25)
+    assert cfg.patience_from == 300
     assert stopping_overrides(p.parse_args([])) == {}
 
 
