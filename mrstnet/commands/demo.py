@@ -33,8 +33,9 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--difficulty",
-        default="easy",
-        help="humans: easy (default), medium, hard or a number in [0, 1]",
+        default=None,
+        help="humans: easy (0.2), medium (0.5), hard (0.8) or a number in [0, 1] "
+        "(default 0.1: the demo model separates its pairs within the time budget)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--preset", default="demo")
@@ -65,7 +66,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from mrstnet.engine.demo import run_demo
+    from mrstnet.engine.demo import DIFFICULTY, run_demo
 
     from .train import stopping_overrides
 
@@ -73,7 +74,7 @@ def run(args) -> int:
         args.out,
         root=args.root,
         kind=args.kind,
-        difficulty=args.difficulty,
+        difficulty=DIFFICULTY if args.difficulty is None else args.difficulty,
         preset=args.preset,
         sets=args.set,
         stopping=stopping_overrides(args),

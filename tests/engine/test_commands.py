@@ -288,6 +288,7 @@ def test_demo_end_to_end_writes_its_report(tmp_path):
     assert report["num_classes"] == 2 and report["train_steps"] == 2
     assert report["num_videos"] == 4 and report["clip"] == "8x32x32"
     assert report["stopped"] == "steps" and report["best_step"] == 2
+    assert report["data"] == "humans, difficulty 0.1, seed 0"
     # the human-actions set, validated on a training group held out of split 1
     assert (out / "data" / "hand_waving").is_dir()
     val = (out / "splits" / "val" / "testlist01.txt").read_text().split()
