@@ -35,22 +35,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from mrstnet.engine.hardware import cpu_name
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's mrstnet, not an installed one
 sys.path.insert(0, str(ROOT / "tests" / "engine"))  # the loopback HTTP server of the tests
 
 OUT = ROOT / "benchmarks" / "results"
 W, H, FPS = 340, 256, 25
-
-
-def cpu_model() -> str:
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def load() -> float:
@@ -302,7 +294,7 @@ def main() -> int:
     quick = args.quick
     res: dict = {
         "env": {
-            "cpu": cpu_model(),
+            "cpu": cpu_name(),
             "cores": os.cpu_count(),
             "torch": torch.__version__,
             "av": av.__version__,

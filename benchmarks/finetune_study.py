@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -51,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from mrstnet.data.humans import CLASSES  # noqa: E402
 from mrstnet.engine import stats  # noqa: E402
+from mrstnet.engine.hardware import cpu_name  # noqa: E402
 from mrstnet.engine.pretrained import recipe  # noqa: E402
 
 PRETRAIN = recipe("humans")
@@ -123,17 +123,6 @@ def mrstnet(*args: str, log: Path | None = None, env: dict | None = None) -> dic
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"cpu_seconds": round(cpu, 1), "wall_seconds": round(time.perf_counter() - t0, 1)}
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown"
 
 
 # -- the record ----------------------------------------------------------------------------
@@ -506,7 +495,7 @@ def stage_report(args) -> None:
     runs = read_jsonl(args.work / "runs.jsonl")
     pre = args.work / "pretrain.json"
     results = {
-        "cpu": cpu_model(),
+        "cpu": cpu_name(),
         "smoke": args.smoke,
         "video": VIDEO,
         "targets": TARGETS,

@@ -19,10 +19,10 @@ import argparse
 import io
 import json
 import os
-import platform
-import subprocess
 import time
 from pathlib import Path
+
+from mrstnet.engine.hardware import cpu_name
 
 RESULTS = Path(__file__).parent / "results" / "humans_calibration.json"
 
@@ -64,17 +64,6 @@ RUNS = {
         [],
     ),
 }
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown"
 
 
 def contact_sheet(path: Path, *, difficulty="easy", frames=24, size=80, columns=6, seed=0):
@@ -150,7 +139,7 @@ def run(name: str, workdir: Path, steps: int | None, threads: int) -> dict:
         "seconds_train": report["seconds_train"],
         "seconds_test": report["seconds_test"],
         "seconds_total": round(t_data + report["seconds"], 1),
-        "cpu": cpu_model(),
+        "cpu": cpu_name(),
         "load_avg_at_start": round(load, 2),
     }
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .config import build_config
 from .evaluate import write_report
-from .runner import test_run, train_run
+from .runner import test_run, train_synthetic_run
 
 # The demo's set. 225 videos a class in 9 groups of 25: 3 groups test (300 videos), 1 group
 # validation (100), 5 groups training (500); 24-frame videos, so that a 16-frame clip sees
@@ -85,21 +85,11 @@ def run_demo(
     t_data = time.perf_counter()
     cfg = build_config(preset, sets, seed=seed, **(stopping or {}))
     run_dir = out / "run"
-    # validation on a training group held out, so that neither best.pt nor the stopping step
-    # is chosen on the test videos
-    train_ann, val_ann = (None, None)
-    if cfg.validates:
-        from mrstnet.data.holdout import hold_out_first_group
-
-        train_ann, val_ann = hold_out_first_group(root, out / "splits")
-    summary = train_run(
+    summary = train_synthetic_run(
         cfg,
-        dataset="ucf101",
-        root=root,
-        out=run_dir,
-        split=1,
-        annotations=train_ann,
-        val_annotations=val_ann,
+        root,
+        run_dir,
+        out / "splits",
         overwrite=True,  # each `mrstnet demo` is a new run from nothing (its data is rewritten too)
         device=device,
         progress=progress,

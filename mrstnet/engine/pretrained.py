@@ -108,12 +108,11 @@ def run_pretrain(
     validation in WORK/run, and write best.pt's weights to `to` (default: where
     `pretrained:NAME` looks first). `videos_per_class` and `actions` shrink the set (tests);
     `seed` is the training seed (the set's is the recipe's). Returns a summary."""
-    from mrstnet.data.holdout import hold_out_first_group
     from mrstnet.data.humans import write_humans
     from mrstnet.deploy.weights import make_demo_weights
 
     from .config import build_config
-    from .runner import train_run
+    from .runner import train_synthetic_run
 
     r = recipe(name)
     work = Path(work) if work else home() / "pretrain" / name
@@ -140,18 +139,12 @@ def run_pretrain(
         log(f"the set is there: {root} ({stamp})")
     t_data = time.perf_counter()
     cfg = build_config(r.preset, sets, seed=seed, **(stopping or {}))
-    train_ann, val_ann = (None, None)
-    if cfg.validates:
-        train_ann, val_ann = hold_out_first_group(root, work / "splits")
     run_dir = work / "run"
-    summary = train_run(
+    summary = train_synthetic_run(
         cfg,
-        dataset="ucf101",
-        root=root,
-        out=run_dir,
-        split=1,
-        annotations=train_ann,
-        val_annotations=val_ann,
+        root,
+        run_dir,
+        work / "splits",
         overwrite=True,
         device=device,
         progress=progress,

@@ -101,6 +101,27 @@ def resolve_config(
     return build_config(preset, sets, **explicit)
 
 
+def train_synthetic_run(cfg: TrainConfig, root, out, splits, **kw) -> dict:
+    """Train on a UCF-101-layout set (split 1) with validation on its first training group,
+    held out into `splits`, so that neither best.pt nor the stopping step is chosen on the
+    test videos (the demo's and `mrstnet pretrain`'s runs). `kw`: train_run's options."""
+    train_ann, val_ann = (None, None)
+    if cfg.validates:
+        from mrstnet.data.holdout import hold_out_first_group
+
+        train_ann, val_ann = hold_out_first_group(root, splits)
+    return train_run(
+        cfg,
+        dataset="ucf101",
+        root=root,
+        out=out,
+        split=1,
+        annotations=train_ann,
+        val_annotations=val_ann,
+        **kw,
+    )
+
+
 def train_run(
     cfg: TrainConfig,
     *,
