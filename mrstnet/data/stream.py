@@ -21,6 +21,7 @@ or only the newest (older ones are dropped: `mrstnet watch` on a live stream).
 from __future__ import annotations
 
 import queue
+import signal
 import threading
 import time
 from collections import deque
@@ -361,6 +362,10 @@ class WindowReader:
         self._thread.start()
 
     def _run(self) -> None:
+        # Ctrl-C and SIGTERM are the main thread's to handle: delivered to this thread, they
+        # would cut a read in progress short (EINTR) and end the stream as if it broke off
+        if hasattr(signal, "pthread_sigmask"):  # not on Windows
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             for window in self.windows:
                 if self.stop.is_set():

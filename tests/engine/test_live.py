@@ -145,7 +145,7 @@ def test_ctrl_c_stops_cleanly_with_a_summary(tiny_ckpt, tmp_path):
     finally:
         proc.kill()
     assert " s  " in first and "latency" in first
-    assert proc.returncode == 0
+    assert proc.returncode == 0, err
     summary = err.strip().splitlines()[-1]
     assert summary.startswith("mrstnet watch: interrupted (Ctrl-C).") and "predictions" in summary
     assert "Traceback" not in err
