@@ -29,12 +29,12 @@ from .measure import (
     is_oom,
     max_err,
     net,
-    peak_memory_gib,
     reset_memory,
     scale,
     strict_fp32,
     sync,
     timed,
+    timing_figures,
 )
 
 BF16_REL = 0.05
@@ -89,13 +89,7 @@ def measure_infer(ctx, model, label: str, batch: int, compare: bool = False, **k
             entry["rel_err_vs_eager"] = max_err(out, eager) / scale(eager)
             del out, eager
         t = timed(lambda: _run(fast, x), ctx.device, ctx.sizes.warmup, ctx.sizes.iters)
-        entry.update(
-            clips_per_s=batch / t["median_s"],
-            step_ms=1e3 * t["median_s"],
-            step_ms_min=1e3 * t["min_s"],
-            first_call_s=t["first_s"],
-            **peak_memory_gib(ctx.device),
-        )
+        entry.update(timing_figures(batch, t, ctx.device, "first_call_s"))
     except Exception as e:
         if not is_oom(e):
             raise

@@ -182,6 +182,18 @@ def peak_memory_gib(device: torch.device) -> dict:
     }
 
 
+def timing_figures(batch: int, t: dict, device: torch.device, first: str) -> dict:
+    """A throughput entry's figures from `timed`'s result: clips/s, the median and best
+    step, the first call's time (under the key `first`), and the peak memory."""
+    return {
+        "clips_per_s": batch / t["median_s"],
+        "step_ms": 1e3 * t["median_s"],
+        "step_ms_min": 1e3 * t["min_s"],
+        first: t["first_s"],
+        **peak_memory_gib(device),
+    }
+
+
 def is_oom(e: BaseException) -> bool:
     oom = getattr(torch.cuda, "OutOfMemoryError", ())
     return isinstance(e, oom) or "out of memory" in str(e).lower()

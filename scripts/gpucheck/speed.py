@@ -36,10 +36,10 @@ from .measure import (
     is_oom,
     loss_and_grads,
     net,
-    peak_memory_gib,
     reset_memory,
     sync,
     timed,
+    timing_figures,
     to_cl,
     trainer_layout,
 )
@@ -91,13 +91,7 @@ def measure_train(
             ctx.sizes.warmup,
             ctx.sizes.iters,
         )
-        entry.update(
-            clips_per_s=batch / t["median_s"],
-            step_ms=1e3 * t["median_s"],
-            step_ms_min=1e3 * t["min_s"],
-            first_step_s=t["first_s"],
-            **peak_memory_gib(ctx.device),
-        )
+        entry.update(timing_figures(batch, t, ctx.device, "first_step_s"))
     except Exception as e:
         if not is_oom(e):
             raise

@@ -24,6 +24,17 @@ from mrstnet.data.transforms import TrainTransform  # noqa: E402
 from mrstnet.engine.config import build_config  # noqa: E402
 from mrstnet.engine.train import fit, seed_everything  # noqa: E402
 
+# every augmentation on: scale crop, colour, erasing per clip (seeded per item), mixup and
+# cutmix per batch (seeded per step); the tests' override list for it
+AUGMENT = [
+    "rrc_scale=[0.5,1]",
+    "color_jitter=[0.3,0.3,0.3,0.05]",
+    "erase_p=0.5",
+    "mixup_alpha=0.4",
+    "cutmix_alpha=1.0",
+    "mix_p=0.8",
+]
+
 
 class ToyVideos(Dataset):
     """Clips of a bright bar moving right (label 0) or left (label 1) over noise.

@@ -15,7 +15,7 @@ from mrstnet.engine.config import build_config, parse_duration, parse_val_every
 from mrstnet.engine.state import RunState
 from mrstnet.engine.train import better, should_stop
 
-from .engine_toy import Stopped, run
+from .engine_toy import AUGMENT, Stopped, run
 
 # 32 items, batch 8: 4 steps an epoch; the toy's validation set is 8 videos x 2 clips
 BASE = ["batch_size=8", "lr=0.01", "log_every=1"]
@@ -100,17 +100,6 @@ def test_a_spent_budget_stops_a_resumed_run_at_once_and_a_larger_one_continues(t
     more, _ = run(str(tmp_path), overrides=[*sets[:-1], "time_budget=1.0"], resume=True)
     assert more["stopped"] == "budget" and more["steps"] > first["steps"]
     assert more["seconds"] >= 1.0 and more["seconds_here"] < more["seconds"]
-
-
-# every augmentation on (clip-level ones on the toy's frames, mixup / cutmix per batch)
-AUGMENT = [
-    "rrc_scale=[0.5,1]",
-    "color_jitter=[0.3,0.3,0.3,0.05]",
-    "erase_p=0.5",
-    "mixup_alpha=0.4",
-    "cutmix_alpha=1.0",
-    "mix_p=0.8",
-]
 
 
 @pytest.mark.parametrize("augment", [[], AUGMENT], ids=["plain", "augmented"])

@@ -18,6 +18,7 @@ from mrstnet.engine.config import build_config
 from mrstnet.engine.schedule import lr_factor
 from mrstnet.engine.seeding import EpochSampler, SeededItems
 
+from .engine_toy import AUGMENT as TOY_AUGMENT
 from .engine_toy import Stopped, run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,17 +65,8 @@ def _assert_same_state(a: dict, b: dict, exact=True):
         assert torch.equal(t, u) if exact else torch.allclose(t, u, atol=1e-5), name
 
 
-# every augmentation on: scale crop, colour, erasing per clip (seeded per item), mixup and
-# cutmix per batch (seeded per step), label smoothing over the soft targets
-AUGMENT = [
-    "rrc_scale=[0.5,1]",
-    "color_jitter=[0.3,0.3,0.3,0.05]",
-    "erase_p=0.5",
-    "mixup_alpha=0.4",
-    "cutmix_alpha=1.0",
-    "mix_p=0.8",
-    "label_smoothing=0.1",
-]
+# every augmentation on, and label smoothing over the soft targets
+AUGMENT = [*TOY_AUGMENT, "label_smoothing=0.1"]
 
 
 @pytest.mark.parametrize("workers, augment", [(0, False), (2, False), (2, True)])
