@@ -385,7 +385,42 @@ def summarise(runs: list[dict]) -> dict:
                     "sign": p["sign"],
                 }
             )
+    gains += longer_scratch(runs)
     return {"table": table, "gains": gains}
+
+
+def longer_scratch(runs: list[dict]) -> list[dict]:
+    """Fine-tuned (with augmentation) against from scratch (with augmentation) given more
+    steps than it: does pre-training beat a longer training, paired by seed?"""
+    out = []
+    for target in sorted({r["target"] for r in runs}):
+        ft = [r for r in runs if (r["target"], r["arm"]) == (target, "finetune_aug")]
+        if not ft:
+            continue
+        short = min(r["steps"] for r in ft)
+        a = by_seed(runs, target, "finetune_aug", short)
+        longer = {r["steps"] for r in runs if (r["target"], r["arm"]) == (target, "scratch_aug")}
+        for steps in sorted(x for x in longer if x > short):
+            b = by_seed(runs, target, "scratch_aug", steps)
+            seeds = sorted(set(a) & set(b))
+            if not seeds:
+                continue
+            p = stats.paired([a[s] for s in seeds], [b[s] for s in seeds])
+            out.append(
+                {
+                    "target": target,
+                    "steps": short,
+                    "gain": f"pre-training against {steps // short}x the steps from scratch",
+                    "arm": "finetune_aug",
+                    "against": f"scratch_aug ({steps} steps)",
+                    "seeds": seeds,
+                    "diff_mean": p["mean"],
+                    "diff_ci95": p["half"],
+                    "p_t": p["p_t"],
+                    "sign": p["sign"],
+                }
+            )
+    return out
 
 
 def pct(x: float | None) -> str:
@@ -474,7 +509,9 @@ def plot(runs: list[dict], path: Path) -> None:
             c0 = rs[0]["curves"]
             n = min(len(r["curves"]["val_top1"]) for r in rs)
             val = [statistics.fmean(r["curves"]["val_top1"][i] for r in rs) for i in range(n)]
-            axes[0, col].plot(c0["val_step"][:n], val, marker="o", ms=3, label=arm)
+            axes[0, col].plot(
+                c0["val_step"][:n], val, marker="o", ms=3, label=f"{arm} ({steps} steps)"
+            )
             m = min(len(r["curves"]["loss"]) for r in rs)
             loss = [statistics.fmean(r["curves"]["loss"][i] for r in rs) for i in range(m)]
             axes[1, col].plot(c0["step"][:m], loss, label=arm)
@@ -522,8 +559,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--target", nargs="+", default=list(TARGETS), choices=list(TARGETS))
     p.add_argument("--arms", nargs="+", default=MAIN_ARMS, choices=list(ARMS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--steps", type=int, default=450, help="training steps per run (450: 30 epochs)")
-    p.add_argument("--val-every-steps", type=int, default=45, help="the learning curve's points")
+    p.add_argument("--steps", type=int, default=300, help="training steps per run (300: 20 epochs)")
+    p.add_argument("--val-every-steps", type=int, default=30, help="the learning curve's points")
     p.add_argument("--pretrain-steps", type=int, help="a cap on pre-training's steps")
     p.add_argument("--again", action="store_true", help="redo runs already recorded")
     p.add_argument("--smoke", action="store_true", help="tiny everything: do the stages run?")

@@ -53,3 +53,17 @@ def test_summary_means_intervals_and_paired_gains(study, tmp_path):
     assert "| seen | finetune | 450 | 80.0, 95.0, 85.0 | 86.7 ± " in text
     assert "finetune - scratch | 31.7 ± " in text and "n/a" in text
     json.dumps(s)  # the summary goes into finetune.json
+
+
+def test_fine_tuned_against_longer_training_from_scratch(study):
+    """From-scratch runs given more steps than the fine-tuned ones are compared with them,
+    paired by seed; runs of the same budget stay in their own gains."""
+    runs = [_row("finetune_aug", s, x, steps=300) for s, x in enumerate([0.9, 0.95, 1.0])]
+    runs += [_row("scratch_aug", s, x, steps=1500) for s, x in enumerate([0.5, 0.75, 0.6])]
+    runs += [_row("scratch_aug", 0, 0.2, steps=300)]
+    gains = study.summarise(runs)["gains"]
+    (longer,) = [g for g in gains if g["against"] == "scratch_aug (1500 steps)"]
+    assert longer["gain"] == "pre-training against 5x the steps from scratch"
+    assert longer["seeds"] == [0, 1, 2] and longer["diff_mean"] == pytest.approx(1.0 / 3)
+    same = [g for g in gains if g["against"] == "scratch_aug"]
+    assert [g["seeds"] for g in same] == [[0]] and same[0]["diff_mean"] == pytest.approx(0.7)

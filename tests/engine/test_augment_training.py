@@ -72,7 +72,10 @@ def test_init_pretrained_name_missing_is_one_clear_line(
 ):
     """No weights made and none shipped: the error names where it looked and the command
     that makes them; an unknown NAME lists the known ones."""
+    from mrstnet.engine import pretrained
+
     monkeypatch.setenv("MRSTNET_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(pretrained, "shipped_path", lambda name: tmp_path / f"{name}_none.pt")
     with pytest.raises(FileNotFoundError, match="`mrstnet pretrain humans` makes them"):
         resolve("humans")
     with pytest.raises(ValueError, match="known: pretrained:humans"):
@@ -83,6 +86,30 @@ def test_init_pretrained_name_missing_is_one_clear_line(
     err = capsys.readouterr().err.strip()
     assert err.startswith("mrstnet train: error: pretrained:humans: no pre-trained weights")
     assert len(err.splitlines()) == 1 and "mrstnet pretrain humans" in err
+
+
+def test_shipped_pretrained_weights_fine_tune_on_other_actions(tmp_path, monkeypatch):
+    """Right after install (nothing made on this machine) `pretrained:humans` is the shipped
+    file: the small MRST-T-Net on the generator's first ten actions; fine-tuning it on
+    other classes loads every tensor but the classifier, and the model runs."""
+    import mrstnet
+    from mrstnet.data.humans import CLASSES
+    from mrstnet.engine.pretrained import recipe, shipped_path
+
+    monkeypatch.setenv("MRSTNET_HOME", str(tmp_path / "home"))
+    assert resolve("humans") == shipped_path("humans")
+    ckpt = load_checkpoint(shipped_path("humans"))
+    assert ckpt["classes"] == list(recipe("humans").actions) == list(CLASSES[:10])
+    assert ckpt["model"]["arch"] == "mrst_net" and "optimizer" not in ckpt
+    assert ckpt["source"].startswith("mrstnet pretrain humans:")
+    unseen = [c for c in CLASSES if c not in ckpt["classes"]]
+    model = mrstnet.create_model("mrst_t_net_small", num_classes=len(unseen))
+    lines = []
+    loaded = load_init(model, "pretrained:humans", log=lines.append, classes=unseen)
+    assert len(loaded["loaded"]) == len(model.state_dict()) - 2  # all but fc.weight, fc.bias
+    assert "classifier not loaded" in "\n".join(lines)
+    with torch.no_grad():
+        assert model.eval()(torch.randn(1, 3, 16, 64, 64)).shape == (1, len(unseen))
 
 
 # the tiny network of TINY on both sides, so that the weights fit
