@@ -114,6 +114,8 @@ def compute(layout: str = "plain") -> dict:
     torch.set_num_threads(1)  # reduction order depends on the thread count
     try:
         out: dict = {"demo": demo_logits(layout), "units": {}, "keys": {}, "optimize": {}}
+        # the kernels' instruction set: outputs are bit-identical only on the same one
+        out["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
         for arch in ARCHS:
             x = clip(arch)
             for unit in UNIT_NAMES:
