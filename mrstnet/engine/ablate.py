@@ -3,15 +3,14 @@
 The protocol (docs/ablation.md):
 
 * data: `mrstnet synth --kind humans --difficulty easy`, 4 classes (two motion-only pairs)
-  x 225 videos of 24 frames at 80x80, in the UCF-101 layout; split 1 tests on 3 of its 9
+  x 225 videos of 24 frames at 40x40, in the UCF-101 layout; split 1 tests on 3 of its 9
   groups, one training group is held out for validation (mrstnet.data.holdout);
 * networks (`family`): `c3d`, the Table 2 backbone (C3D narrowed by the `ablation` preset)
   with the unit in every conv; `mrst_net`, the small MRST-Net (`mrst_t_net_small`) with its
   unit swapped. The units are those of the unit table (models/units.py `UNITS`);
-* one recipe for all (the `ablation` preset): validation every few steps, the lr cut when
-  the validation loss stalls, training ended when it has not improved for `patience`
-  rounds (or at max_steps, or at the time budget: both only safety nets), best.pt = the
-  lowest validation loss;
+* one recipe for all (the `ablation` preset): the same lr at every step (warm-up, then
+  cosine over max_steps), validation every few steps for the curves, best.pt = the lowest
+  validation loss, the time budget only a safety net;
 * seeds: seed k fixes the data order, the augmentation and the initialisation, the same
   for every unit, so that units are compared pair by pair (engine/stats.py);
 * each run's best.pt is tested (3 clips a video) and tested again with frame-shuffled
@@ -37,7 +36,8 @@ from mrstnet.models import UNITS, list_models
 FAMILIES = ("c3d", "mrst_net")
 # the data set: the demo's (engine/demo.py SYNTH) at the easy setting
 DATA = {"kind": "humans", "difficulty": "easy", "classes": 4, "videos_per_class": 225}
-DATA |= {"frames": 24, "size": 80, "seed": 0}
+# 40x40: a quarter of the demo's pixels, so that the whole table fits 2 hours on 2 cores
+DATA |= {"frames": 24, "size": 40, "seed": 0}
 # keys that may differ between the runs of one ablation (or between its restarts)
 PER_RUN = ("seed", "model", "model_args", "num_workers", "threads", "log_every", "ckpt_every")
 FLAT = 0.05  # |fitted change of the validation loss over the last fifth| below this: flat

@@ -1,6 +1,7 @@
 """The Table 2 ablation backbone (paper §4.2): C3D with each conv layer replaced by a unit.
 
-C3D (Tran et al. 2015): 8 conv layers, 5 max-pools, fc6 4096, fc7 4096, classifier.
+C3D (Tran et al. 2015): 8 conv layers, 5 max-pools, fc6 4096, fc7 4096, classifier
+(``fc_norm``: BN after fc6 and fc7, for the narrow ablation backbone).
 With ``unit="c3d"`` every layer is the original 3×3×3 conv (plus BN, as the paper puts BN
 after every conv, §4.1); with any other unit each layer is a
 :class:`~mrstnet.models.tube.Tube` with bottleneck
@@ -34,6 +35,11 @@ class C3DConfig:
     num_classes: int = 487  # Sports-1M, as the original C3D (79.0M parameters)
     width_mult: float = 1.0  # scales every conv width (tests and small runs)
     fc_dim: int = 4096  # fc6 / fc7 width
+    # BatchNorm1d after fc6 and fc7 (before their ReLU); off in the paper's C3D. The narrow
+    # ablation backbone needs it: trained with AdamW, its ReLU fc6 died whole (every unit
+    # negative for every clip) before a gated unit's features told the classes apart, and the
+    # net then gave one output for every clip (docs/ablation.md "Why the MRSTs stalled")
+    fc_norm: bool = False
     bottleneck_ratio: int = 4  # C = C_out / ratio inside each tube (not used by "c3d")
     dropout: float = 0.5  # before fc7 and the classifier
     impl: str = "fast"  # reinforced-unit implementation: fast | reference
@@ -83,6 +89,8 @@ class C3D(nn.Module):
         self.fc7 = nn.Linear(config.fc_dim, config.fc_dim)
         self.dropout = nn.Dropout(config.dropout)
         self.fc = nn.Linear(config.fc_dim, config.num_classes)
+        norm = nn.BatchNorm1d if config.fc_norm else nn.Identity
+        self.norm6, self.norm7 = norm(config.fc_dim), norm(config.fc_dim)
         init_weights(self)
         use_fast_layout(self)  # channels_last_3d weights; the input follows at conv1a
 
@@ -91,8 +99,8 @@ class C3D(nn.Module):
 
     def forward_head(self, x: Tensor) -> Tensor:
         x = self.pool(x).flatten(1)
-        x = self.dropout(torch.relu(self.fc6(x)))
-        x = self.dropout(torch.relu(self.fc7(x)))
+        x = self.dropout(torch.relu(self.norm6(self.fc6(x))))
+        x = self.dropout(torch.relu(self.norm7(self.fc7(x))))
         return self.fc(x)
 
     def forward(self, x: Tensor) -> Tensor:

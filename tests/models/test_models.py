@@ -121,6 +121,28 @@ def test_c3d_head_pool_keeps_state_dict_and_outputs():
         torch.testing.assert_close(model(x), old(x), atol=1e-5, rtol=1e-5)
 
 
+def test_c3d_fc_norm_is_batch_norm_in_the_head_and_travels_in_the_config():
+    """`fc_norm` puts BN after fc6 and fc7 (off by default: the paper's C3D keeps its
+    state_dict keys); a checkpoint's config rebuilds it; in train mode no fc6 unit can be
+    negative for every clip of a batch (BN centres each unit over the batch), which is what
+    kept the narrow ablation backbone from dying (docs/ablation.md)."""
+    torch.manual_seed(0)
+    plain = tiny("c3d_mrst_t")
+    assert not [k for k in plain.state_dict() if "norm6" in k or "norm7" in k]
+    model = tiny("c3d_mrst_t", fc_norm=True).train()
+    assert isinstance(model.norm6, torch.nn.BatchNorm1d) and model.norm7.num_features == 32
+    with torch.no_grad():  # an fc6 pushed far negative, as AdamW left the dead runs
+        model.fc6.bias.fill_(-100.0)
+    seen = {}
+    model.norm6.register_forward_hook(lambda m, i, o: seen.update(out=o))
+    model(clip(model, n=4))
+    assert (seen["out"] > 0).any(0).all()  # every unit alive for some clip
+    rebuilt = model_from_config(model_config(model))
+    rebuilt.load_state_dict(model.state_dict())  # strict
+    x = clip(model)
+    torch.testing.assert_close(rebuilt.eval()(x), model.eval()(x))
+
+
 def test_model_from_config_reads_the_one_registry():
     """A stored config names its family (``arch``); missing fields take the config
     dataclass's defaults; an unknown family or field is a ValueError naming it."""
