@@ -65,7 +65,8 @@ def test_resume_merges_set_over_the_stored_config(tmp_path):
     assert cfg.model == stored.model and cfg.model_args == stored.model_args  # not demo's
     # the same model_args again is no change
     same = resolve_config(None, ["model_args.width_mult=0.125"], tmp_path, True)
-    assert same.model_args == stored.model_args == {"width_mult": 0.125, "fc_dim": 256}
+    want = {"width_mult": 0.125, "fc_dim": 256, "fc_norm": True}  # the ablation preset's
+    assert same.model_args == stored.model_args == want
 
 
 @pytest.mark.parametrize(
