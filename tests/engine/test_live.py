@@ -135,8 +135,16 @@ def test_ctrl_c_stops_cleanly_with_a_summary(tiny_ckpt, tmp_path):
     video = write_ts(tmp_path / "long.ts", motion_frames(20, size=64))
     cmd = [sys.executable, "-m", "mrstnet", *watch(tiny_ckpt, video, "--realtime")]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    # Ctrl-C as from a terminal: a test run in the background (`pytest &`) ignores SIGINT,
+    # and a child would inherit that and watch to the end of the stream
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         first = proc.stdout.readline()  # the first prediction: it is watching
