@@ -367,26 +367,27 @@ def summarise(runs: list[dict]) -> dict:
     for target, steps in sorted({(t, s) for t, _, s in groups}):
         for what, arm, against in GAINS:
             a, b = by_seed(runs, target, arm, steps), by_seed(runs, target, against, steps)
-            seeds = sorted(set(a) & set(b))
-            if not seeds:
-                continue
-            p = stats.paired([a[s] for s in seeds], [b[s] for s in seeds])
-            gains.append(
-                {
-                    "target": target,
-                    "steps": steps,
-                    "gain": what,
-                    "arm": arm,
-                    "against": against,
-                    "seeds": seeds,
-                    "diff_mean": p["mean"],
-                    "diff_ci95": p["half"],
-                    "p_t": p["p_t"],
-                    "sign": p["sign"],
-                }
-            )
+            gains += gain_row(a, b, target=target, steps=steps, gain=what, arm=arm, against=against)
     gains += longer_scratch(runs)
     return {"table": table, "gains": gains}
+
+
+def gain_row(a: dict[int, float], b: dict[int, float], **what) -> list[dict]:
+    """[a - b paired by the seeds both have, with its interval and tests], or [] if none."""
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return []
+    p = stats.paired([a[s] for s in seeds], [b[s] for s in seeds])
+    return [
+        {
+            **what,
+            "seeds": seeds,
+            "diff_mean": p["mean"],
+            "diff_ci95": p["half"],
+            "p_t": p["p_t"],
+            "sign": p["sign"],
+        }
+    ]
 
 
 def longer_scratch(runs: list[dict]) -> list[dict]:
@@ -401,24 +402,14 @@ def longer_scratch(runs: list[dict]) -> list[dict]:
         a = by_seed(runs, target, "finetune_aug", short)
         longer = {r["steps"] for r in runs if (r["target"], r["arm"]) == (target, "scratch_aug")}
         for steps in sorted(x for x in longer if x > short):
-            b = by_seed(runs, target, "scratch_aug", steps)
-            seeds = sorted(set(a) & set(b))
-            if not seeds:
-                continue
-            p = stats.paired([a[s] for s in seeds], [b[s] for s in seeds])
-            out.append(
-                {
-                    "target": target,
-                    "steps": short,
-                    "gain": f"pre-training against {steps // short}x the steps from scratch",
-                    "arm": "finetune_aug",
-                    "against": f"scratch_aug ({steps} steps)",
-                    "seeds": seeds,
-                    "diff_mean": p["mean"],
-                    "diff_ci95": p["half"],
-                    "p_t": p["p_t"],
-                    "sign": p["sign"],
-                }
+            out += gain_row(
+                a,
+                by_seed(runs, target, "scratch_aug", steps),
+                target=target,
+                steps=short,
+                gain=f"pre-training against {steps // short}x the steps from scratch",
+                arm="finetune_aug",
+                against=f"scratch_aug ({steps} steps)",
             )
     return out
 
