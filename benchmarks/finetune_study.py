@@ -48,9 +48,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import torch  # noqa: E402
+
 from mrstnet.data.humans import CLASSES  # noqa: E402
 from mrstnet.engine import stats  # noqa: E402
-from mrstnet.engine.hardware import cpu_name  # noqa: E402
+from mrstnet.engine.hardware import machine_summary  # noqa: E402
 from mrstnet.engine.pretrained import recipe  # noqa: E402
 
 PRETRAIN = recipe("humans")
@@ -424,7 +426,7 @@ def markdown(results: dict) -> str:
     out = [
         "# Pre-train -> fine-tune in miniature (benchmarks/finetune_study.py)",
         "",
-        f"CPU: {results['cpu']}; difficulty {VIDEO['difficulty']}"
+        f"CPU: {results['cpu']}; difficulty {VIDEO['difficulty']}; torch {results['torch']}"
         + (
             "; **smoke run: tiny network and sets, the figures mean nothing**"
             if results["smoke"]
@@ -519,11 +521,18 @@ def plot(runs: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def cpu_words(m: dict) -> str:
+    """The CPU with its relevant flags and oneDNN's instruction set, in one line."""
+    flags = ", ".join(m["flags"]) or "none of AVX-512/AMX"
+    return f"{m['cpu']}, {os.cpu_count()} vCPUs ({flags}; oneDNN: {m['onednn_isa']})"
+
+
 def stage_report(args) -> None:
     runs = read_jsonl(args.work / "runs.jsonl")
     pre = args.work / "pretrain.json"
     results = {
-        "cpu": cpu_name(),
+        "cpu": cpu_words(machine_summary()),
+        "torch": torch.__version__,
         "smoke": args.smoke,
         "video": VIDEO,
         "targets": TARGETS,

@@ -48,7 +48,7 @@ def test_summary_means_intervals_and_paired_gains(study, tmp_path):
     (aug,) = [g for g in s["gains"] if g["arm"] == "finetune_aug"]
     assert aug["seeds"] == [0] and aug["diff_ci95"] is None
     text = study.markdown(
-        {"summary": s, "cpu": "x", "smoke": False, "pretrain": None, "runs": runs}
+        {"summary": s, "cpu": "x", "torch": "y", "smoke": False, "pretrain": None, "runs": runs}
     )
     assert "| seen | finetune | 450 | 80.0, 95.0, 85.0 | 86.7 ± " in text
     assert "finetune - scratch | 31.7 ± " in text and "n/a" in text
