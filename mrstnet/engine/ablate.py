@@ -309,10 +309,19 @@ def run_one(
         "seconds": round(time.perf_counter() - t0, 1),
         "test_seconds": round(time.perf_counter() - t0 - t_train, 1),
         "threads": cfg.threads,
+        "cpu": cpu_words(),
         "params": int(sum(t.numel() for t in state.values() if t.is_floating_point())),
         "last_fifth": last_fifth(curves),
         "curves": curves,
     }
+
+
+def cpu_words() -> str:
+    """This machine's CPU and the flags that decide its kernels, for the result row."""
+    from .hardware import RELEVANT_FLAGS, cpu_flags, cpu_name
+
+    flags = [f for f in RELEVANT_FLAGS if f in cpu_flags()]
+    return f"{cpu_name()} ({', '.join(flags) or 'no AVX2'})"
 
 
 def curves_of(records: list[dict]) -> dict:

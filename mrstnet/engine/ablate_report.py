@@ -25,7 +25,7 @@ def summarize(rows: list[dict], *, families, units) -> dict:
     """Per family and unit: top-1, shuffled top-1 and test loss as mean ± 95 % CI over
     seeds, the steps and stop reasons, the last fifth's flatness, and the paired
     differences in top-1 against each unit of REFERENCES (on the seeds both have)."""
-    out: dict = {"families": {}}
+    out: dict = {"families": {}, "cpus": sorted({r["cpu"] for r in rows if r.get("cpu")})}
     for family in families:
         by_unit = {
             u: {r["seed"]: r for r in rows if r["family"] == family and r["unit"] == u}
@@ -128,6 +128,8 @@ def markdown(summary: dict) -> str:
             f"Paper's order (UCF101): {ordering(paper, key=lambda r: r['paper'][0])}.",
             "",
         ]
+    if summary.get("cpus"):
+        lines.append(f"Runs made on: {'; '.join(summary['cpus'])}.")
     return "\n".join(lines)
 
 

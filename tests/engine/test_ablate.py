@@ -66,6 +66,7 @@ def test_a_tiny_ablation_runs_resumes_and_summarises(synthetic_root, tmp_path, c
     md = (out / "summary.md").read_text()
     assert "| STD |" in md and "paper UCF101" in md and "86.9" in md
     assert "Paper's order (UCF101): STD > C3D" in md
+    assert "Runs made on: " in md and rows[0]["cpu"] in md
     log = capsys.readouterr().out
     assert "[4/4]" in log and "0 done, 4 to run" in log
 
