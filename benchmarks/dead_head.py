@@ -20,8 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mrstnet.data import build_dataset, normalize  # noqa: E402
-from mrstnet.data.clip_spec import ClipSpec  # noqa: E402
-from mrstnet.engine.checkpoint import load_checkpoint  # noqa: E402
+from mrstnet.engine.checkpoint import clip_spec_of, load_checkpoint  # noqa: E402
 from mrstnet.models import model_from_config  # noqa: E402
 
 
@@ -32,15 +31,16 @@ def probe(ckpt_path: Path, root: Path, clips: int) -> dict:
     model.eval()
     if not hasattr(model, "fc6"):
         raise SystemExit(f"{ckpt_path}: not a Table 2 backbone (no fc6)")
-    spec = ClipSpec(**{k: v for k, v in ckpt["data"].items() if k in ClipSpec.__dataclass_fields__})
-    ds = build_dataset("ucf101", root, spec, subset="test", train=False)
+    ds = build_dataset("ucf101", root, clip_spec_of(ckpt), subset="test", train=False)
     order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:clips]
     x = normalize(torch.stack([ds[int(i)]["video"] for i in order]))
+    # the model's own forward; hooks keep what fc6 reads and what its and fc7's ReLU see
+    seen = {}
+    for name in ("pool", "norm6", "norm7"):
+        getattr(model, name).register_forward_hook(lambda m, i, o, n=name: seen.update({n: o}))
     with torch.no_grad():
-        f = model.pool(model.forward_features(x)).flatten(1)
-        h6 = torch.relu(model.norm6(model.fc6(f)))
-        h7 = torch.relu(model.norm7(model.fc7(h6)))
-        logits = model.fc(h7)
+        logits = model(x)
+    f, h6, h7 = seen["pool"].flatten(1), seen["norm6"], seen["norm7"]
     return {
         "checkpoint": str(ckpt_path),
         "model": ckpt["model"].get("unit"),

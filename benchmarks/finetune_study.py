@@ -52,7 +52,7 @@ import torch  # noqa: E402
 
 from mrstnet.data.humans import CLASSES  # noqa: E402
 from mrstnet.engine import stats  # noqa: E402
-from mrstnet.engine.hardware import machine_summary  # noqa: E402
+from mrstnet.engine.hardware import cpu_words, onednn_isa  # noqa: E402
 from mrstnet.engine.pretrained import recipe  # noqa: E402
 
 PRETRAIN = recipe("humans")
@@ -521,17 +521,11 @@ def plot(runs: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def cpu_words(m: dict) -> str:
-    """The CPU with its relevant flags and oneDNN's instruction set, in one line."""
-    flags = ", ".join(m["flags"]) or "none of AVX-512/AMX"
-    return f"{m['cpu']}, {os.cpu_count()} vCPUs ({flags}; oneDNN: {m['onednn_isa']})"
-
-
 def stage_report(args) -> None:
     runs = read_jsonl(args.work / "runs.jsonl")
     pre = args.work / "pretrain.json"
     results = {
-        "cpu": cpu_words(machine_summary()),
+        "cpu": f"{cpu_words()}; oneDNN: {onednn_isa()}",
         "torch": torch.__version__,
         "smoke": args.smoke,
         "video": VIDEO,

@@ -36,7 +36,8 @@ from mrstnet.models import UNITS, list_models
 FAMILIES = ("c3d", "mrst_net")
 # the data set: the demo's (engine/demo.py SYNTH) at the easy setting
 DATA = {"kind": "humans", "difficulty": "easy", "classes": 4, "videos_per_class": 225}
-# 40x40: a quarter of the demo's pixels, so that the whole table fits 2 hours on 2 cores
+# 40x40: a quarter of the demo's pixels, half the time a run took at 80x80 (the whole table
+# still takes longer than 2 hours on 2 cores: docs/ablation.md "Cost")
 DATA |= {"frames": 24, "size": 40, "seed": 0}
 # keys that may differ between the runs of one ablation (or between its restarts)
 PER_RUN = ("seed", "model", "model_args", "num_workers", "threads", "log_every", "ckpt_every")
@@ -254,6 +255,7 @@ def run_one(
 ) -> dict:
     """Train (or resume) one run, test best.pt plain and frame-shuffled; its result row."""
     from .checkpoint import load_checkpoint
+    from .hardware import cpu_words
     from .plot import read_log
     from .runner import test_run, train_run
 
@@ -314,14 +316,6 @@ def run_one(
         "last_fifth": last_fifth(curves),
         "curves": curves,
     }
-
-
-def cpu_words() -> str:
-    """This machine's CPU and the flags that decide its kernels, for the result row."""
-    from .hardware import RELEVANT_FLAGS, cpu_flags, cpu_name
-
-    flags = [f for f in RELEVANT_FLAGS if f in cpu_flags()]
-    return f"{cpu_name()} ({', '.join(flags) or 'no AVX2'})"
 
 
 def curves_of(records: list[dict]) -> dict:

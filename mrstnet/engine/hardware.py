@@ -98,6 +98,13 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_words() -> str:
+    """This machine's CPU in one line, as result files name it: model, vCPUs and the
+    flags of RELEVANT_FLAGS it has (they decide which kernels run)."""
+    flags = [f for f in RELEVANT_FLAGS if f in cpu_flags()]
+    return f"{cpu_name()}, {os.cpu_count()} vCPUs ({', '.join(flags) or 'none of AVX2+'})"
+
+
 _ISA_PROBE = """
 import torch
 x = torch.randn(2, 8, 4, 8, 8).contiguous(memory_format=torch.channels_last_3d)
