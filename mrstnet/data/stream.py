@@ -36,7 +36,7 @@ from torch import Tensor
 
 from mrstnet.data.sampling import clip_indices, clip_span
 from mrstnet.data.transforms import EvalTransform, to_tensor
-from mrstnet.data.video import VideoDecodeError
+from mrstnet.data.video import ToRGB, VideoDecodeError
 
 
 class SourceError(VideoDecodeError):
@@ -301,6 +301,7 @@ def iter_windows(
     transform = EvalTransform(spec.short_side, spec.crop_size)
     windower = Windower(spec.frames, spec.frame_step, stride, source.fps)
     pending: list[tuple[Frame, np.ndarray]] = []
+    rgb = ToRGB()
 
     def flush() -> Iterator[Window]:
         tic = time.perf_counter()
@@ -320,7 +321,7 @@ def iter_windows(
         if not windower.needs(frame.index):
             continue
         tic = time.perf_counter()
-        pending.append((frame, decoded.to_ndarray(format="rgb24")))
+        pending.append((frame, rgb(decoded)))
         stats.decode_s += time.perf_counter() - tic
         # a window's last frame is transformed at once, so that it is not held back
         if len(pending) >= chunk or frame.index == windower.next_start + windower.span - 1:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 # A clip may ask for frames a little past the decodable end when the header count is off
 # by a frame or two (common); further than this, the file is treated as truncated.
@@ -50,6 +51,19 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text
 
 
+class ToRGB:
+    """Decoded frames as RGB uint8 (H, W, 3), through one colour converter kept for all of
+    them: `frame.to_ndarray(format="rgb24")` builds a new swscale context per frame, which on
+    small frames costs 20x the decoding itself (benchmarks/decode.py). Not thread-safe: one
+    per reader."""
+
+    def __init__(self):
+        self._reformatter = VideoReformatter()
+
+    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
+        return self._reformatter.reformat(frame, format="rgb24").to_ndarray()
+
+
 class VideoReader:
     """One open video file. Use as a context manager; `info` is computed on first use."""
 
@@ -71,6 +85,7 @@ class VideoReader:
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
         self._info = info
+        self._rgb = ToRGB()
 
     def __enter__(self) -> VideoReader:
         return self
@@ -177,11 +192,11 @@ class VideoReader:
                 if prev is None:
                     prev = frame
                 if prev_rgb is None:
-                    prev_rgb = prev.to_ndarray(format="rgb24")
+                    prev_rgb = self._rgb(prev)
                 got[wanted[p]] = prev_rgb
                 p += 1
             if p < len(wanted) and wanted[p] == idx:
-                prev_rgb = frame.to_ndarray(format="rgb24")
+                prev_rgb = self._rgb(frame)
                 got[idx] = prev_rgb
                 p += 1
             else:
@@ -201,7 +216,7 @@ class VideoReader:
                 f"truncated or corrupt: frame {wanted[-1]}{total} requested, "
                 f"decoding stopped at frame {last}",
             )
-        rgb = prev_rgb if prev_rgb is not None else prev.to_ndarray(format="rgb24")
+        rgb = prev_rgb if prev_rgb is not None else self._rgb(prev)
         for w in wanted[p:]:
             got[w] = rgb
         return got
@@ -223,7 +238,7 @@ def read_all_frames(path: Path | str) -> np.ndarray:
     """Every frame decoded sequentially from the start (for tests and small files)."""
     with VideoReader(path) as reader:
         try:
-            frames = [f.to_ndarray(format="rgb24") for f in reader.container.decode(reader.stream)]
+            frames = [reader._rgb(f) for f in reader.container.decode(reader.stream)]
         except Exception as exc:
             raise VideoDecodeError(path, f"decoding failed ({_describe(exc)})") from exc
     if not frames:
