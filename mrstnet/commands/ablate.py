@@ -27,7 +27,7 @@ def register(sub) -> None:
         choices=("c3d", "mrst_net"),
         default=["c3d", "mrst_net"],
         help="c3d: the Table 2 backbone with the unit; mrst_net: the small MRST-Net with "
-        "the unit swapped (default: both, c3d first)",
+        "the unit swapped (default: both, seed by seed)",
     )
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
     p.add_argument(

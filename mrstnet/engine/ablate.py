@@ -88,9 +88,10 @@ def recipe_of(cfg) -> dict:
 
 
 def plan(families, units, seeds) -> list[Spec]:
-    """Runs in the order they are done: family by family, seed by seed (so that a partial
-    table holds whole seeds of every unit), the units in the unit table's order."""
-    return [Spec(f, u, s) for f in families for s in seeds for u in units]
+    """Runs in the order they are done: seed by seed, within a seed family by family, the
+    units in the unit table's order (so that a table cut short holds whole seeds of every
+    unit in both families)."""
+    return [Spec(f, u, s) for s in seeds for f in families for u in units]
 
 
 def read_results(path: Path) -> list[dict]:

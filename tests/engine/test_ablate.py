@@ -131,8 +131,8 @@ def test_the_two_families_build_their_networks():
     with pytest.raises(ValueError, match="family must be one of c3d, mrst_net"):
         config_for(Spec("resnet", "std", 0))
     runs = plan(["c3d", "mrst_net"], ["c3d", "std"], [0, 1])
-    assert [r.name for r in runs[:3]] == ["c3d/c3d_seed0", "c3d/std_seed0", "c3d/c3d_seed1"]
-    assert runs[4].family == "mrst_net"
+    assert [r.name for r in runs[:3]] == ["c3d/c3d_seed0", "c3d/std_seed0", "mrst_net/c3d_seed0"]
+    assert runs[4].name == "c3d/c3d_seed1"
 
 
 def test_last_fifth_slope_and_flatness():
