@@ -9,7 +9,14 @@ import pytest
 
 from mrstnet.data.check import check_video
 from mrstnet.data.synthetic import write_video
-from mrstnet.data.video import VideoDecodeError, VideoReader, probe, read_all_frames, read_frames
+from mrstnet.data.video import (
+    ToRGB,
+    VideoDecodeError,
+    VideoReader,
+    probe,
+    read_all_frames,
+    read_frames,
+)
 
 from .media import cut, moving_frames, write_with_audio
 
@@ -40,6 +47,23 @@ def test_odd_size_and_gray_pix_fmt_decode_at_stored_size(tmp_path, h, w, pix_fmt
     out = read_frames(path, [3, 7])
     assert out.shape == (2, h, w, 3) and out.dtype == np.uint8
     np.testing.assert_array_equal(out, read_all_frames(path)[[3, 7]])
+
+
+def test_one_converter_for_many_frames_gives_pyav_own_pixels(tmp_path):
+    # ToRGB keeps one swscale context; it must give what a fresh context a frame gives,
+    # also when the next file has another size and pixel format (the context is rebuilt)
+    convert = ToRGB()
+    for h, w, pix_fmt, codec, name in [
+        (24, 32, "yuv420p", "mpeg4", "a.avi"),
+        (97, 131, "yuv444p", "libx264", "b.mkv"),
+    ]:
+        path = tmp_path / name
+        write_video(path, moving_frames(6, h, w), codec=codec, pix_fmt=pix_fmt, gop=3)
+        with av.open(str(path)) as c:
+            for frame in c.decode(video=0):
+                got = convert(frame)
+                assert got.shape == (h, w, 3)
+                np.testing.assert_array_equal(got, frame.to_ndarray(format="rgb24"))
 
 
 def test_gray_content_gives_three_equal_channels(tmp_path):
