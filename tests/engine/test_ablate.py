@@ -4,6 +4,9 @@ restart skips the runs that are done; and the statistics on numbers with known a
 
 import json
 import math
+import multiprocessing
+import subprocess
+import sys
 
 import pytest
 
@@ -133,6 +136,34 @@ def test_the_two_families_build_their_networks():
     runs = plan(["c3d", "mrst_net"], ["c3d", "std"], [0, 1])
     assert [r.name for r in runs[:3]] == ["c3d/c3d_seed0", "c3d/std_seed0", "mrst_net/c3d_seed0"]
     assert runs[4].name == "c3d/c3d_seed1"
+
+
+FORK_CHECK = """
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from mrstnet.engine.ablate import fork_loaders
+
+def method(init):
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn, initializer=init) as pool:
+        return pool.submit(multiprocessing.get_start_method).result()
+
+if __name__ == "__main__":
+    print(method(None), method(fork_loaders))
+"""
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork")
+def test_run_processes_start_their_loader_workers_by_fork(tmp_path):
+    # `mrstnet ablate --jobs 2` spawns its runs, and a spawned process inherits "spawn" as its
+    # start method: without the initializer every DataLoader of a run (one an epoch, one a
+    # validation round) started a fresh interpreter. A fresh parent, as the command has.
+    script = tmp_path / "check.py"
+    script.write_text(FORK_CHECK)
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.split() == ["spawn", "fork"]
 
 
 def test_last_fifth_slope_and_flatness():
