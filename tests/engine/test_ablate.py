@@ -143,10 +143,13 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from mrstnet.engine.ablate import fork_loaders
 
+def child_method():
+    return multiprocessing.get_start_method()
+
 def method(init):
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=spawn, initializer=init) as pool:
-        return pool.submit(multiprocessing.get_start_method).result()
+        return pool.submit(child_method).result()
 
 if __name__ == "__main__":
     print(method(None), method(fork_loaders))
