@@ -50,6 +50,7 @@ def summarize(rows: list[dict], *, families, units) -> dict:
                     k: sum(r["stopped"] == k for r in rs) for k in ("patience", "steps", "budget")
                 },
                 "flat": sum(bool(r["last_fifth"]["flat"]) for r in rs),
+                "best_late": sum(late_best(r) for r in rs),
                 "last_fifth_change": mean_ci(
                     [r["last_fifth"]["val_loss_change"] or 0.0 for r in rs]
                 ),
@@ -71,6 +72,13 @@ def summarize(rows: list[dict], *, families, units) -> dict:
             table.append(row)
         out["families"][family] = table
     return out
+
+
+def late_best(row: dict) -> bool:
+    """Did the run's lowest validation loss come in its last tenth of steps? Then it may
+    still have been learning when it stopped: a flat last fifth does not rule that out,
+    since a cosine schedule flattens every curve by taking the lr to zero."""
+    return row["best_step"] >= 0.9 * row["steps"]
 
 
 def _ci(m: dict, digits: int = 1) -> str:
@@ -101,19 +109,19 @@ def markdown(summary: dict) -> str:
             f"### {FAMILY_NAMES.get(family, family)}",
             "",
             "| unit | top-1 % | shuffled top-1 % | test loss | Δ top-1 vs STD (pp) "
-            "| Δ top-1 vs C3D (pp) | steps | stopped p/s/b | flat | params "
+            "| Δ top-1 vs C3D (pp) | steps | stopped p/s/b | flat | best late | params "
             "| paper UCF101 | paper HMDB51 |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in table:
             p = r["paper"] or ("–", "–", "–")
-            st = r["stopped"]
+            st, n = r["stopped"], len(r["seeds"])
             lines.append(
                 f"| {r['label']} | {_ci(r['top1'])} | {_ci(r['shuffled_top1'])} "
                 f"| {_ci(r['test_loss'], 3)} | {_diff(r['vs'].get('std'))} "
                 f"| {_diff(r['vs'].get('c3d'))} | {r['steps']['mean']:.0f} "
-                f"| {st['patience']}/{st['steps']}/{st['budget']} | {r['flat']}/{len(r['seeds'])} "
-                f"| {r['params'] / 1e6:.2f}M | {p[0]} | {p[1]} |"
+                f"| {st['patience']}/{st['steps']}/{st['budget']} | {r['flat']}/{n} "
+                f"| {r['best_late']}/{n} | {r['params'] / 1e6:.2f}M | {p[0]} | {p[1]} |"
             )
         seeds = sorted({s for r in table for s in r["seeds"]})
         paper = [r for r in table if r["paper"]]
@@ -122,7 +130,9 @@ def markdown(summary: dict) -> str:
             f"Seeds {seeds}. Mean ± the 95 % t interval over seeds; Δ: paired by seed, mean ± "
             "95 % t interval, paired t-test p, sign test wins–losses. Stopped: patience / "
             "step cap / time budget. Flat: runs whose validation loss changed by less than "
-            "0.05 over the last fifth of training (least-squares fit).",
+            "0.05 over the last fifth of training (least-squares fit). Best late: runs whose "
+            "lowest validation loss came in their last tenth of steps (maybe still learning; "
+            "the cosine schedule flattens every curve as the lr reaches zero).",
             "",
             f"Our order (top-1): {ordering(table)}.  ",
             f"Paper's order (UCF101): {ordering(paper, key=lambda r: r['paper'][0])}.",
