@@ -54,7 +54,7 @@ def _describe(exc: BaseException) -> str:
 class ToRGB:
     """Decoded frames as RGB uint8 (H, W, 3), through one colour converter kept for all of
     them: `frame.to_ndarray(format="rgb24")` builds a new swscale context per frame, which on
-    small frames costs 20x the decoding itself (benchmarks/decode.py). Not thread-safe: one
+    small frames costs over 10x the decoding itself (benchmarks/decode.py). Not thread-safe: one
     per reader."""
 
     def __init__(self):
