@@ -6,11 +6,12 @@ PyAV's `frame.to_ndarray(format="rgb24")` converts through a swscale context tha
 the frame, so a new one is built for every frame; `mrstnet.data.video.ToRGB` keeps one for
 all the frames of a file, as the library's readers now do. For each frame size (the
 ablation's 40x40, 112x112, UCF-101's 320x240, 640x480), one mpeg4 .avi of 48 frames is
-written, and each round decodes it three ways in turn, in one process: decoding only,
-decoding + `to_ndarray(format="rgb24")`, decoding + `ToRGB`. Per-frame times are the
-medians over the rounds; the ratio is taken within each round and its median reported.
-The two RGB arrays are checked to be identical. Figures go to OUT/decode.{json,md} with
-the CPU, its flags and the versions beside them.
+written as the synthetic sets are (`mrstnet.data.layouts.write_video`), and each round
+decodes it three ways in turn, in one process: decoding only, decoding +
+`to_ndarray(format="rgb24")`, decoding + `ToRGB`. Per-frame times are the medians over the
+rounds; the ratio is taken within each round and its median reported. The two RGB arrays
+are checked to be identical. Figures go to OUT/decode.{json,md} with the CPU, its flags and
+the versions beside them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 
 # Run from a checkout: this tree's mrstnet, not an installed one.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mrstnet.data.layouts import write_video  # noqa: E402
 from mrstnet.data.video import ToRGB  # noqa: E402
 from mrstnet.engine.hardware import cpu_words  # noqa: E402
 
@@ -35,17 +37,11 @@ SIZES = ((40, 40), (112, 112), (320, 240), (640, 480))
 FRAMES = 48
 
 
-def write_video(path: Path, width: int, height: int) -> None:
-    """A textured scene scrolling sideways with grain, mpeg4 at 25 fps."""
+def scene(width: int, height: int) -> np.ndarray:
+    """uint8 (FRAMES, H, W, 3): a random texture scrolling sideways."""
     rng = np.random.default_rng(0)
     texture = rng.integers(0, 256, (height, width + FRAMES, 3), dtype=np.uint8)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("mpeg4", rate=25)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for t in range(FRAMES):
-            image = texture[:, t : t + width].copy()
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        out.mux(stream.encode())
+    return np.stack([texture[:, t : t + width] for t in range(FRAMES)])
 
 
 def decode(path: Path, convert) -> tuple[float, list]:
@@ -85,7 +81,7 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for w, h in SIZES:
             path = Path(tmp) / f"v{w}x{h}.avi"
-            write_video(path, w, h)
+            write_video(path, scene(w, h))
             rows.append({"size": f"{w}x{h}", **measure(path, args.rounds)})
             print(rows[-1], flush=True)
     meta = {
