@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 
 from mrstnet.cli import main
+from mrstnet.data.stream import FrameSource
+from mrstnet.engine.inference import load_predictor
+from mrstnet.engine.live import END
+from mrstnet.engine.live import watch as live_watch
 
 from .streams import closed_port, motion_frames, serve, silent_server, write_ts
 
@@ -57,10 +61,6 @@ def test_a_slow_consumer_drops_windows_instead_of_queueing_them(tiny_ckpt, tmp_p
     consumes it (a slow sink): about 7 windows arrive per prediction, so most are dropped
     and the latency stays that of one prediction. The slowness is the consumer's, not the
     machine's: the tiny model alone keeps up on a fast CPU."""
-    from mrstnet.data.stream import FrameSource
-    from mrstnet.engine.inference import load_predictor
-    from mrstnet.engine.live import END, watch as watch_source
-
     fast = write_ts(tmp_path / "fast.ts", motion_frames(2, fps=250, size=64), fps=250)
     predictor = load_predictor(tiny_ckpt, device="cpu")
     records = []
@@ -70,7 +70,7 @@ def test_a_slow_consumer_drops_windows_instead_of_queueing_them(tiny_ckpt, tmp_p
         time.sleep(0.03)
 
     with FrameSource(str(fast), realtime=True) as source:
-        summary = watch_source(predictor, source, stride=0.004, on_prediction=slow_sink)
+        summary = live_watch(predictor, source, stride=0.004, on_prediction=slow_sink)
     assert summary.ended == END
     assert summary.windows_dropped > len(records) > 0
     assert summary.predictions + summary.windows_dropped <= summary.windows == 500 - 8 + 1
