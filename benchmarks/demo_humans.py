@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.cli_run import run_mrstnet  # noqa: E402
 from mrstnet.engine.hardware import machine_summary  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "demo_humans.json"
@@ -37,20 +36,13 @@ KEEP = ("top1", "shuffled_top1", "top5", "clip_top1", "train_steps", "stopped", 
 
 
 def run_demo(out: Path, extra: list[str]) -> dict:
-    argv = [sys.executable, "-m", "mrstnet", "demo", "--out", str(out), "--no-progress", *extra]
     load_start = os.getloadavg()[0]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    tic = time.monotonic()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
-    wall = time.monotonic() - tic
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    timing = run_mrstnet("demo", "--out", str(out), "--no-progress", *extra)
     report = json.loads((out / "report.json").read_text())
-    row = {"command": " ".join(["mrstnet demo --out OUT --no-progress", *extra]).strip()}
+    row = {"command": " ".join(["mrstnet demo --out OUT --no-progress", *extra])}
     row.update({k: report[k] for k in KEEP if k in report})
-    row["wall_clock_s"] = round(wall, 1)
-    # ru_maxrss of children is the largest child's peak, in KiB on Linux
-    row["peak_rss_mb"] = round(after.ru_maxrss / 1024, 1)
-    row["cpu_s"] = round((after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime), 1)
+    row["wall_clock_s"], row["cpu_s"] = timing["wall_seconds"], timing["cpu_seconds"]
+    row["peak_rss_mb"] = timing["peak_rss_mb"]
     row["load_avg_start"], row["load_avg_end"] = round(load_start, 2), round(os.getloadavg()[0], 2)
     return row
 
@@ -61,7 +53,7 @@ def main() -> None:
     parser.add_argument("--only", choices=sorted(RUNS), action="append", help="some runs only")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
-    root = args.out or Path(tempfile.mkdtemp(prefix="demo_humans_"))
+    root = (args.out or Path(tempfile.mkdtemp(prefix="demo_humans_"))).resolve()
     rows = []
     for name in args.only or list(RUNS):
         row = run_demo(root / name, RUNS[name])

@@ -38,11 +38,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from benchmarks.cli_run import run_mrstnet as mrstnet  # noqa: E402
 from mrstnet.data.humans import CLASSES  # noqa: E402
 from mrstnet.engine import stats  # noqa: E402
 from mrstnet.engine.hardware import cpu_words, onednn_isa  # noqa: E402
@@ -109,22 +107,6 @@ def aug_on() -> list[str]:
 
     keys = build_config("humans_finetune").augment.to_dict()
     return [f"{k}={json.dumps(v)}" for k, v in keys.items()]
-
-
-def mrstnet(*args: str, log: Path | None = None, env: dict | None = None) -> dict:
-    """Run `python -m mrstnet ARGS` (this checkout's); its CPU and wall seconds."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    cmd = [sys.executable, "-m", "mrstnet", *args]
-    with open(log or os.devnull, "w") as out:
-        done = subprocess.run(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    if done.returncode:
-        tail = log.read_text()[-2000:] if log else ""
-        raise SystemExit(f"failed ({done.returncode}): {' '.join(cmd)}\n{tail}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"cpu_seconds": round(cpu, 1), "wall_seconds": round(time.perf_counter() - t0, 1)}
 
 
 # -- the record ----------------------------------------------------------------------------
